@@ -1,0 +1,40 @@
+"""A plain script: one setup call, stdlib logging in both of the seed's styles, an exception.
+
+    python examples/plain_script.py          # against the embedded local endpoint
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import otel_cw_exporter
+from otel_cw_exporter.configure import teardown
+from otel_cw_exporter.testing import LocalCloudWatchLogs
+
+
+def main() -> None:
+    with LocalCloudWatchLogs() as cloudwatch:
+        otel_cw_exporter.setup(
+            service_name="nightly-job",
+            environment="production",
+            log_group_name="jobs",
+            log_stream_name="{service.name}/{date}",
+            bridge_stdlib=logging.INFO,
+            client=cloudwatch.client(),
+            create_log_group=True,
+        )
+        log = logging.getLogger("jobs.nightly")
+        log.info("started", extra={"extra": {"log_type": "Audit", "user_email": "cron@example.com"}})
+        log.info("processed", extra={"rows": 1200, "log_type": "Audit"})
+        try:
+            1 / 0
+        except ZeroDivisionError:
+            log.exception("failed", extra={"operation": "nightly"})
+        teardown()
+        for event in cloudwatch.events("jobs"):
+            print(event["@logStream"], json.dumps({k: v for k, v in event.items() if not k.startswith("@")}))
+
+
+if __name__ == "__main__":
+    main()

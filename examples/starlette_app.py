@@ -1,0 +1,127 @@
+"""A Starlette GraphQL-style API logging the seed's Security and Audit events, user from a JWT cookie.
+
+The call sites are the seed's, unchanged but for the import; one ``setup`` call wires everything.
+Run against the local endpoint:  python examples/starlette_app.py   (or serve ``app`` with uvicorn)
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route as HttpRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+import otel_cw_exporter
+from otel_cw_exporter import JWTIdentityResolver, Route
+from otel_cw_exporter import audit as logs_utils  # was: from integrates.custom_utils import logs as logs_utils
+
+JWT_SECRET = os.environ.get("JWT_SECRET", "demo-secret-please-change-0123456789")
+tracer = trace.get_tracer("integrates.api")
+
+
+def configure(**exporter_options: Any) -> None:
+    """The one setup call (group, routes, identity); exporter options can point at a local endpoint."""
+    otel_cw_exporter.setup(
+        service_name="integrates",
+        environment="production",
+        log_group_name="integrates",
+        log_stream_name="application",
+        routes=[
+            Route(when={"log_type": "Security"}, log_stream_name="security"),
+            Route(when={"log_type": "Audit"}, log_stream_name="audit"),
+        ],
+        identity=JWTIdentityResolver(keys=JWT_SECRET, algorithms=["HS256"], cookie_name="integrates_session"),
+        **exporter_options,
+    )
+
+
+class TracingMiddleware:
+    """One server span per HTTP request, so every log line of the request carries its trace."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        with tracer.start_as_current_span(f"{scope['method']} {scope['path']}", kind=trace.SpanKind.SERVER):
+            await self.app(scope, receive, send)
+
+
+async def graphql(request: Request) -> JSONResponse:
+    payload = await request.json()
+    operation_name = payload.get("operationName", "")
+    kwargs = payload.get("variables", {})
+    if operation_name == "addSecret":
+        resource_type = "GitRoot"
+        if kwargs.get("root_type") == "ROOT":
+            logs_utils.cloudwatch_log(
+                request,
+                "Blocked attept to create ROOT type secret for GitRoot",
+                extra={
+                    "group_name": kwargs["group_name"],
+                    "resource_type": resource_type,
+                    "resource_id": kwargs["resource_id"],
+                    "root_type": "GitRoot",
+                    "log_type": "Security",
+                },
+            )
+            return JSONResponse({"errors": [{"message": "forbidden"}]}, status_code=403)
+        logs_utils.cloudwatch_log(
+            request,
+            "Added secret",
+            extra={
+                "group_name": kwargs["group_name"],
+                "resource_type": resource_type,
+                "resource_id": kwargs["resource_id"],
+                "log_type": "Security",
+            },
+        )
+    logs_utils.cloudwatch_log(
+        request,
+        "GraphQL mutation executed",
+        extra={"operation": operation_name, "log_type": "Audit"},
+    )
+    return JSONResponse({"data": {operation_name: {"success": True}}})
+
+
+trace.set_tracer_provider(TracerProvider())
+app = Starlette(routes=[HttpRoute("/api", graphql, methods=["POST"])])
+app.add_middleware(TracingMiddleware)
+
+
+def main() -> None:
+    import json
+
+    import jwt
+    from starlette.testclient import TestClient
+
+    from otel_cw_exporter.configure import teardown
+    from otel_cw_exporter.testing import LocalCloudWatchLogs
+
+    with LocalCloudWatchLogs() as cloudwatch:
+        configure(client=cloudwatch.client(), create_log_group=True)
+        token = jwt.encode({"user_email": "jdoe@example.com", "exp": 4102444800}, JWT_SECRET, algorithm="HS256")
+        with TestClient(app, cookies={"integrates_session": token}) as client:
+            client.post(
+                "/api",
+                json={
+                    "operationName": "addSecret",
+                    "variables": {"group_name": "unittesting", "resource_id": "4039d098"},
+                },
+            )
+        teardown()
+        for stream in ("security", "audit"):
+            for event in cloudwatch.events("integrates", stream):
+                print(stream, json.dumps({k: v for k, v in event.items() if not k.startswith("@")}))
+
+
+if __name__ == "__main__":
+    main()

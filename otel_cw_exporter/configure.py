@@ -1,0 +1,106 @@
+"""``setup()``: the one call that wires a service's logging to CloudWatch through OTel."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from opentelemetry._logs import set_logger_provider
+from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
+from opentelemetry.sdk.resources import Resource
+
+from . import audit
+from .audit import IdentityResolver
+from .exporter import CloudWatchLogRecordExporter
+from .stdlib import OTelHandler
+
+_logger = logging.getLogger("otel_cw_exporter")
+_lock = threading.Lock()
+_state: dict[str, Any] = {}
+
+
+def setup(
+    *,
+    service_name: str | None = None,
+    environment: str | None = None,
+    resource_attributes: Mapping[str, Any] | None = None,
+    identity: IdentityResolver | None = None,
+    bridge_stdlib: bool | int | str = False,
+    transactional_logger: str = "transactional",
+    processor_options: Mapping[str, Any] | None = None,
+    set_global: bool = True,
+    **exporter_options: Any,
+) -> LoggerProvider:
+    """Build the resource, exporter, processor and provider; configure ``cloudwatch_log``; return the provider.
+
+    ``exporter_options`` go to :class:`CloudWatchLogRecordExporter` (``log_group_name``, ``routes``,
+    ``environments``, ``client``...). ``bridge_stdlib`` puts an :class:`OTelHandler` on the root logger
+    (``True`` for INFO, or a level). Calling it again returns the same provider: a second pipeline
+    would send every record twice. The provider shuts down (and so flushes) at interpreter exit.
+    """
+    arguments = {
+        "service_name": service_name,
+        "environment": environment,
+        "resource_attributes": dict(resource_attributes or {}),
+        "identity": identity,
+        "bridge_stdlib": bridge_stdlib,
+        "transactional_logger": transactional_logger,
+        "processor_options": dict(processor_options or {}),
+        "set_global": set_global,
+        **exporter_options,
+    }
+    with _lock:
+        if "provider" in _state:
+            if _state["arguments"] != arguments:
+                _logger.warning("otel_cw_exporter.setup() called again with other arguments: keeping the first setup")
+            provider: LoggerProvider = _state["provider"]
+            return provider
+        attributes: dict[str, Any] = dict(resource_attributes or {})
+        if service_name:
+            attributes["service.name"] = service_name
+        if environment:
+            attributes["deployment.environment.name"] = environment
+        exporter = CloudWatchLogRecordExporter(**exporter_options)
+        provider = LoggerProvider(resource=Resource.create(attributes))
+        provider.add_log_record_processor(BatchLogRecordProcessor(exporter, **dict(processor_options or {})))
+        if set_global:
+            set_logger_provider(provider)
+        audit.configure(
+            environment=environment,
+            identity=identity,
+            logger_name=transactional_logger,
+            logger_provider=provider,
+        )
+        handler = None
+        if bridge_stdlib is not False:
+            level = logging.INFO if bridge_stdlib is True else bridge_stdlib
+            handler = OTelHandler(level, logger_provider=provider)
+            root = logging.getLogger()
+            root.addHandler(handler)
+            if root.level > handler.level or root.level == logging.NOTSET:
+                root.setLevel(handler.level)
+        _state.update(provider=provider, exporter=exporter, handler=handler, arguments=arguments)
+        return provider
+
+
+def exporter() -> CloudWatchLogRecordExporter | None:
+    """The exporter ``setup`` built (for its ``stats``), or None before ``setup``."""
+    found: CloudWatchLogRecordExporter | None = _state.get("exporter")
+    return found
+
+
+def teardown() -> None:
+    """Flush and shut down what ``setup`` built and forget it, so ``setup`` may run again (tests)."""
+    with _lock:
+        if not _state:
+            return
+        audit.drain()
+        handler = _state.get("handler")
+        if handler is not None:
+            logging.getLogger().removeHandler(handler)
+        _state["provider"].shutdown()
+        audit.configure(logger_provider=None, identity=None, environment=None)
+        _state.clear()

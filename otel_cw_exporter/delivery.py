@@ -1,0 +1,301 @@
+"""Send planned requests to CloudWatch Logs: retries under a deadline, streams and groups, concurrency.
+
+This is the only module that does network I/O or starts threads.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .encoding import Event
+from .feedback import exporting
+from .retry import HINTS, Backoff, Verdict, classify, error_code
+from .telemetry import Telemetry
+
+_logger = logging.getLogger("otel_cw_exporter")
+
+#: Most InvalidParameter answers spent isolating bad events in one request before giving up on it.
+MAX_ISOLATION_STEPS = 64
+
+
+@dataclass(frozen=True)
+class GroupSettings:
+    """Applied once to a log group the exporter creates, never to one that already existed."""
+
+    retention_days: int | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    kms_key_id: str | None = None
+
+
+@dataclass
+class Request:
+    group: str
+    stream: str
+    events: list[Event]
+    entity: dict[str, Any] | None = None
+
+
+class Delivery:
+    """Delivers requests; safe to call from several threads; reset in a forked child."""
+
+    def __init__(
+        self,
+        client_factory: Callable[[], Any],
+        telemetry: Telemetry,
+        *,
+        create_log_group: bool,
+        create_log_stream: bool,
+        group_settings: GroupSettings | None = None,
+        max_concurrency: int = 4,
+        backoff: Backoff | None = None,
+    ) -> None:
+        self._client_factory = client_factory
+        self._telemetry = telemetry
+        self._create_group = create_log_group
+        self._create_stream = create_log_stream
+        self._group_settings = group_settings or GroupSettings()
+        self._max_concurrency = max(1, max_concurrency)
+        self._backoff = backoff or Backoff()
+        self._client: Any = None
+        self._client_pid = 0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._endpoint_down = False
+        self._in_flight = 0
+        self._idle = threading.Condition(self._lock)
+
+    # -- lifecycle ----------------------------------------------------------------------------------
+
+    def client(self) -> Any:
+        """The boto3 client of this process, built on first use (never shared across a fork)."""
+        pid = os.getpid()
+        client = self._client
+        if client is not None and self._client_pid == pid:
+            return client
+        with self._lock:
+            if self._client is None or self._client_pid != pid:
+                self._client = self._client_factory()
+                self._client_pid = pid
+            return self._client
+
+    def after_fork(self) -> None:
+        """In a forked child: new locks, no in-flight work, and a new client on first use."""
+        self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+        self._in_flight = 0
+        self._client = None
+        self._stop = threading.Event()
+
+    def stop(self) -> None:
+        """End every backoff sleep now; later requests get one attempt each."""
+        self._stop.set()
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until no request is in flight (True) or ``timeout`` seconds pass (False)."""
+        deadline = time.monotonic() + max(0.0, timeout)
+        with self._idle:
+            while self._in_flight:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._idle.wait(remaining)
+        return True
+
+    # -- sending ------------------------------------------------------------------------------------
+
+    def send_all(self, requests: Sequence[Request], deadline: float) -> bool:
+        """Send every request, concurrently up to the bound; True when none failed."""
+        if not requests:
+            return True
+        with self._lock:
+            self._in_flight += 1
+        try:
+            workers = min(len(requests), self._max_concurrency)
+            if workers == 1:
+                results = [self._deliver(request, deadline) for request in requests]  # every one, no short cut
+                return all(results)
+            return self._send_concurrently(requests, deadline, workers)
+        finally:
+            with self._idle:
+                self._in_flight -= 1
+                self._idle.notify_all()
+
+    def _send_concurrently(self, requests: Sequence[Request], deadline: float, workers: int) -> bool:
+        pending = list(reversed(requests))
+        results: list[bool] = []
+        take = threading.Lock()
+
+        def work() -> None:
+            with exporting():
+                while True:
+                    with take:
+                        if not pending:
+                            return
+                        request = pending.pop()
+                    ok = self._deliver(request, deadline)
+                    with take:
+                        results.append(ok)
+
+        threads = [threading.Thread(target=work, name="otel-cw-sender", daemon=True) for _ in range(workers - 1)]
+        for thread in threads:
+            thread.start()
+        work()
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()) + 1.0)
+        return len(results) == len(requests) and all(results)
+
+    def _deliver(self, request: Request, deadline: float) -> bool:
+        """One request, split when CloudWatch says some events are invalid; True when all settled."""
+        parts = [request.events]
+        ok = True
+        isolation_steps = 0
+        while parts:
+            events = parts.pop()
+            verdict = self._put_with_retries(request, events, deadline)
+            if verdict is None:
+                continue
+            if verdict is Verdict.INVALID and isolation_steps < MAX_ISOLATION_STEPS:
+                isolation_steps += 1
+                if len(events) > 1:
+                    half = len(events) // 2
+                    parts.extend((events[half:], events[:half]))
+                else:
+                    self._telemetry.drop("rejected", 1, f" in {request.group}/{request.stream}")
+                continue
+            ok = False
+            reason = {Verdict.FATAL: "non_retryable", Verdict.INVALID: "rejected"}.get(verdict, "retry_budget")
+            self._telemetry.drop(reason, len(events), f" in {request.group}/{request.stream}")
+            for rest in parts:
+                self._telemetry.drop(reason, len(rest), f" in {request.group}/{request.stream}")
+            parts.clear()
+        return ok
+
+    def _put_with_retries(self, request: Request, events: list[Event], deadline: float) -> Verdict | None:
+        """Put ``events`` (all or part of ``request``) until stored (None) or a verdict says stop."""
+        group, stream = request.group, request.stream
+        attempt = 0
+        while True:
+            try:
+                response = self._put(request, events)
+            except Exception as error:
+                verdict = classify(error)
+                if verdict is Verdict.MISSING and self._create_missing(group, stream, error):
+                    continue
+                if verdict in (Verdict.FATAL, Verdict.MISSING):
+                    self._explain(group, stream, error)
+                    return Verdict.FATAL
+                if verdict is Verdict.INVALID:
+                    return verdict
+                if verdict is Verdict.THROTTLED:
+                    self._telemetry.add("throttles")
+                if verdict is Verdict.UNREACHABLE and self._endpoint_down:
+                    return verdict  # already known down: one attempt per request, do not stall the queue
+                delay = self._backoff.delay(attempt)
+                attempt += 1
+                if self._stop.is_set() or time.monotonic() + delay >= deadline:
+                    if verdict is Verdict.UNREACHABLE:
+                        self._endpoint_down = True
+                    self._telemetry.warn(
+                        f"giveup:{group}:{stream}",
+                        "giving up on %s/%s after %d attempt(s): %s",
+                        group,
+                        stream,
+                        attempt,
+                        error_code(error),
+                    )
+                    return verdict
+                self._telemetry.add("retries")
+                self._stop.wait(delay)
+                continue
+            self._endpoint_down = False
+            self._count_response(response, len(events))
+            return None
+
+    def _put(self, request: Request, events: list[Event]) -> Any:
+        kwargs: dict[str, Any] = {
+            "logGroupName": request.group,
+            "logStreamName": request.stream,
+            "logEvents": [{"timestamp": event.timestamp, "message": event.message} for event in events],
+        }
+        if request.entity:
+            kwargs["entity"] = request.entity
+        self._telemetry.add("requests")
+        return self.client().put_log_events(**kwargs)
+
+    def _count_response(self, response: Any, count: int) -> None:
+        rejected = response.get("rejectedLogEventsInfo") or {}
+        too_new = count - rejected["tooNewLogEventStartIndex"] if "tooNewLogEventStartIndex" in rejected else 0
+        too_old = rejected.get("tooOldLogEventEndIndex", -1) + 1
+        expired = max(0, rejected.get("expiredLogEventEndIndex", -1) + 1 - too_old)
+        self._telemetry.drop("too_new", too_new, " (rejected by CloudWatch)")
+        self._telemetry.drop("too_old", too_old, " (rejected by CloudWatch)")
+        self._telemetry.drop("expired", expired, " (older than the group's retention)")
+        self._telemetry.add("events_sent", count - too_new - too_old - expired)
+        if response.get("rejectedEntityInfo"):
+            self._telemetry.add("rejected_entities")
+
+    # -- groups and streams -------------------------------------------------------------------------
+
+    def _create_missing(self, group: str, stream: str, error: BaseException) -> bool:
+        """Create the stream (and the group when allowed and needed); True when the put may be retried."""
+        if not self._create_stream:
+            return False
+        client = self.client()
+        try:
+            client.create_log_stream(logGroupName=group, logStreamName=stream)
+        except Exception as stream_error:
+            code = error_code(stream_error)
+            if code == "ResourceAlreadyExistsException":
+                return True
+            if code != "ResourceNotFoundException" or not self._create_group:
+                return False
+            if not self._create_log_group(group):
+                return False
+            try:
+                client.create_log_stream(logGroupName=group, logStreamName=stream)
+            except Exception as retry_error:
+                return error_code(retry_error) == "ResourceAlreadyExistsException"
+        return True
+
+    def _create_log_group(self, group: str) -> bool:
+        client = self.client()
+        settings = self._group_settings
+        kwargs: dict[str, Any] = {"logGroupName": group}
+        if settings.tags:
+            kwargs["tags"] = dict(settings.tags)
+        if settings.kms_key_id:
+            kwargs["kmsKeyId"] = settings.kms_key_id
+        try:
+            client.create_log_group(**kwargs)
+        except Exception as error:
+            # Someone else made it first: theirs, so its settings are theirs too.
+            return error_code(error) == "ResourceAlreadyExistsException"
+        if settings.retention_days:
+            try:
+                client.put_retention_policy(logGroupName=group, retentionInDays=settings.retention_days)
+            except Exception as error:
+                self._telemetry.warn(
+                    f"retention:{group}", "could not set retention on %s: %s", group, error_code(error)
+                )
+        return True
+
+    def _explain(self, group: str, stream: str, error: BaseException) -> None:
+        code = error_code(error)
+        hint = HINTS.get(code, "check the exporter's configuration")
+        if code == "ResourceNotFoundException" and not self._create_stream:
+            hint = "create the log stream, or pass create_log_stream=True"
+        self._telemetry.warn(
+            f"fatal:{code}:{group}:{stream}",
+            "CloudWatch Logs refused events for log group %r, stream %r: %s (%s); %s",
+            group,
+            stream,
+            code,
+            str(error)[:300],
+            hint,
+        )

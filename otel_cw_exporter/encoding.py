@@ -1,0 +1,198 @@
+"""Encode one OTel log record as the CloudWatch event of ``event-schema.md``.
+
+The event's field names are a contract with the queries people already run (``extra.log_type``,
+``level``...): they are defined here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple
+
+from opentelemetry.sdk._logs import ReadableLogRecord
+from opentelemetry.sdk.resources import Resource
+
+from .jsonsafe import dumps, sanitize, utf8_size
+from .limits import EVENT_OVERHEAD, MAX_EVENT_BYTES
+from .truncation import fit
+
+#: Resource keys whose value stands in for ``extra.environment`` when the record has none.
+ENVIRONMENT_RESOURCE_KEYS = ("deployment.environment.name", "deployment.environment")
+#: The seed's nested-attribute style: ``logger.info(msg, extra={"extra": {...}})``.
+NESTED_EXTRA_KEY = "extra"
+
+Redact = Callable[[Any], Any]
+
+
+class Event(NamedTuple):
+    """One PutLogEvents event, with what planning needs already measured."""
+
+    timestamp: int
+    """Milliseconds since the epoch."""
+    message: str
+    size: int
+    """UTF-8 bytes of ``message`` plus CloudWatch's 26 bytes of overhead."""
+    truncated: bool
+
+
+def level_name(record: ReadableLogRecord) -> str:
+    """``severity_text``, else the name of ``severity_number``: what ``filter level = "ERROR"`` reads."""
+    log_record = record.log_record
+    if log_record.severity_text:
+        return log_record.severity_text
+    if log_record.severity_number is not None:
+        return log_record.severity_number.name
+    return "UNSPECIFIED"
+
+
+def scope_name(record: ReadableLogRecord) -> str:
+    scope = record.instrumentation_scope
+    return scope.name if scope is not None else ""
+
+
+def timestamp_ns(record: ReadableLogRecord) -> int:
+    """The record's time, else when it was observed, else now."""
+    log_record = record.log_record
+    return log_record.timestamp or log_record.observed_timestamp or time.time_ns()
+
+
+def attribute(record: ReadableLogRecord, key: str) -> Any:
+    """An attribute, flat or inside the seed-style nested ``extra`` (nested wins, as in the event)."""
+    attributes = record.log_record.attributes or {}
+    nested = attributes.get(NESTED_EXTRA_KEY)
+    if isinstance(nested, Mapping) and key in nested:
+        return nested[key]
+    return attributes.get(key)
+
+
+def environment_of(record: ReadableLogRecord) -> Any:
+    """The record's ``environment`` attribute, else the resource's deployment environment."""
+    value = attribute(record, "environment")
+    if value is not None:
+        return value
+    resource_attributes = record.resource.attributes if record.resource is not None else {}
+    for key in ENVIRONMENT_RESOURCE_KEYS:
+        if key in resource_attributes:
+            return resource_attributes[key]
+    return None
+
+
+def xray_trace_id(trace_id: str) -> str:
+    """The X-Ray form of an OTel trace id: ``1-<8 hex>-<24 hex>``."""
+    return f"1-{trace_id[:8]}-{trace_id[8:]}"
+
+
+class _Clock:
+    """ISO-8601 UTC with microseconds; the per-second prefix is cached because records come in bursts."""
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._prefix = ""
+
+    def iso(self, ns: int) -> str:
+        second, rest = divmod(ns, 1_000_000_000)
+        if second != self._second:
+            try:
+                prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            except (OverflowError, OSError, ValueError):
+                return str(ns)
+            self._second, self._prefix = second, prefix
+        return f"{self._prefix}.{rest // 1000:06d}Z"
+
+
+class EventEncoder:
+    """Record -> :class:`Event`. Pure apart from small caches; never raises on odd values."""
+
+    def __init__(
+        self,
+        *,
+        xray_trace_id: bool = False,
+        redact: Redact | None = None,
+        max_event_bytes: int = MAX_EVENT_BYTES,
+    ) -> None:
+        self._xray = xray_trace_id
+        self._redact = redact
+        self._limit = max_event_bytes - EVENT_OVERHEAD
+        self._clock = _Clock()
+        # id(resource) -> (resource, attributes dict, environment); one provider means one entry.
+        self._resources: dict[int, tuple[Resource, dict[str, Any], Any]] = {}
+
+    def _resource(self, resource: Resource | None) -> tuple[dict[str, Any], Any]:
+        if resource is None:
+            return {}, None
+        cached = self._resources.get(id(resource))
+        if cached is not None and cached[0] is resource:
+            return cached[1], cached[2]
+        attributes = sanitize(dict(resource.attributes))
+        environment = next(
+            (attributes[key] for key in ENVIRONMENT_RESOURCE_KEYS if key in attributes),
+            None,
+        )
+        if len(self._resources) >= 16:
+            self._resources.clear()
+        self._resources[id(resource)] = (resource, attributes, environment)
+        return attributes, environment
+
+    def fields(self, record: ReadableLogRecord, ns: int) -> dict[str, Any]:
+        """The event as a dict, in the schema's field order; ``ns`` is the record's time."""
+        log_record = record.log_record
+        body = log_record.body
+        extra: dict[str, Any] = {}
+        nested: Any = None
+        exception: dict[str, Any] = {}
+        code: dict[str, Any] = {}
+        for key, value in (log_record.attributes or {}).items():
+            if key.startswith("exception."):
+                exception[key[10:]] = value
+            elif key.startswith("code."):
+                code[key[5:]] = value
+            elif key == NESTED_EXTRA_KEY and isinstance(value, Mapping):
+                nested = value
+            else:
+                extra[key] = value
+        if nested is not None:
+            extra.update(nested)
+        resource, environment = self._resource(record.resource)
+        if "environment" not in extra and environment is not None:
+            extra["environment"] = environment
+        if self._redact is not None:
+            body = self._redact(body)
+            extra = self._redact(extra)
+            exception = self._redact(exception)
+
+        fields: dict[str, Any] = {
+            "timestamp": self._clock.iso(ns),
+            "level": level_name(record),
+            "message": "" if body is None else body,
+            "logger": scope_name(record),
+            "extra": extra,
+        }
+        if exception:
+            fields["exception"] = exception
+        if code:
+            fields["code"] = code
+        if log_record.span_id and log_record.trace_id:
+            trace_id = format(log_record.trace_id, "032x")
+            fields["trace_id"] = trace_id
+            fields["span_id"] = format(log_record.span_id, "016x")
+            if self._xray:
+                fields["xray_trace_id"] = xray_trace_id(trace_id)
+        fields["resource"] = resource
+        if log_record.event_name:
+            fields["event_name"] = log_record.event_name
+        dropped = record.dropped_attributes
+        if dropped:
+            fields["dropped_attributes"] = dropped
+        return fields
+
+    def encode(self, record: ReadableLogRecord) -> Event:
+        ns = timestamp_ns(record)
+        fields = self.fields(record, ns)
+        text = dumps(fields)
+        size = utf8_size(text)
+        if size > self._limit:
+            fields["resource"] = dict(fields["resource"])  # the cached dict must not be cut in place
+            text = fit(fields, text, self._limit)
+            size = utf8_size(text)
+        return Event(ns // 1_000_000, text, size + EVENT_OVERHEAD, "truncated" in fields)

@@ -1,0 +1,253 @@
+"""The OTel ``LogRecordExporter``: encode each record, choose its destination, plan, deliver."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+import weakref
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from opentelemetry._logs import get_logger_provider
+from opentelemetry.sdk._logs import ReadableLogRecord
+from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
+from opentelemetry.sdk.resources import Resource
+
+from . import feedback
+from .config import ExporterConfig, resolve
+from .delivery import Delivery, GroupSettings, Request
+from .encoding import Event, EventEncoder, timestamp_ns
+from .planning import plan_requests
+from .redaction import Redactor
+from .routing import EnvironmentAllowlist, Route, Router, routes_from_json
+from .telemetry import ExporterStats, Telemetry
+
+_logger = logging.getLogger("otel_cw_exporter")
+_USER_AGENT = "otel-cw-exporter/0.1.0"
+
+
+def _client_config(config: ExporterConfig) -> Config:
+    """Our retries live in the exporter (under its deadline), so botocore makes one attempt."""
+    return Config(
+        retries={"total_max_attempts": 1, "mode": "standard"},
+        connect_timeout=max(0.5, min(config.timeout / 4, 5.0)),
+        read_timeout=max(1.0, min(config.timeout / 2, 15.0)),
+        max_pool_connections=max(10, config.max_concurrency),
+        user_agent_extra=_USER_AGENT,
+    )
+
+
+def _client_like(client: Any) -> Any:
+    """A new client with the same region, endpoint, settings and credentials, for a forked child."""
+    meta = client.meta
+    fresh: Any = boto3.session.Session(region_name=meta.region_name).client(
+        "logs", endpoint_url=meta.endpoint_url, config=meta.config
+    )
+    get_credentials = getattr(client, "_get_credentials", None)
+    credentials = get_credentials() if callable(get_credentials) else None
+    if credentials is not None:
+        fresh._request_signer._credentials = credentials
+    return fresh
+
+
+def _entity(resource: Resource) -> dict[str, Any]:
+    """PutLogEvents' ``entity`` for the service described by the resource."""
+    attributes = resource.attributes
+    environment = attributes.get("deployment.environment.name") or attributes.get("deployment.environment")
+    return {
+        "keyAttributes": {
+            "Type": "Service",
+            "Name": str(attributes.get("service.name") or "unknown_service"),
+            "Environment": str(environment or "generic:default"),
+        },
+        "attributes": {"PlatformType": "Generic"},
+    }
+
+
+def _flush_global_provider() -> None:
+    flush = getattr(get_logger_provider(), "force_flush", None)
+    if callable(flush):
+        flush()
+
+
+def _flush_at_multiprocessing_exit(_: object) -> None:
+    from multiprocessing.util import Finalize
+
+    Finalize(None, _flush_global_provider, exitpriority=100)
+
+
+class CloudWatchLogRecordExporter(LogRecordExporter):
+    """Ships OTel log records to CloudWatch Logs as JSON events.
+
+    Use it with the SDK's ``BatchLogRecordProcessor``. Nothing touches the network until the first
+    export. Options not given as arguments come from ``OTEL_EXPORTER_CLOUDWATCH_LOGS_*`` variables.
+    """
+
+    def __init__(
+        self,
+        *,
+        log_group_name: str | None = None,
+        log_stream_name: str | None = None,
+        client: Any = None,
+        region_name: str | None = None,
+        endpoint_url: str | None = None,
+        create_log_group: bool | None = None,
+        create_log_stream: bool | None = None,
+        timeout: float | None = None,
+        max_concurrency: int | None = None,
+        xray_trace_id: bool | None = None,
+        routes: Sequence[Route] | str | None = None,
+        environments: Sequence[str] | frozenset[str] | set[str] | None = None,
+        retention_days: int | None = None,
+        tags: Mapping[str, str] | None = None,
+        kms_key_id: str | None = None,
+        entity: bool | None = None,
+        redact_keys: Sequence[str] | frozenset[str] | set[str] | None = None,
+        meter_provider: Any = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        arguments = dict(locals())
+        for name in ("self", "client", "meter_provider", "environ", "__class__"):
+            arguments.pop(name, None)
+        self.config = config = resolve(arguments, environ)
+        route_list = routes_from_json(config.routes) if isinstance(config.routes, str) else list(config.routes)
+        self._router = Router(config.log_group_name, config.log_stream_name, route_list)
+        self._allowlist = EnvironmentAllowlist(config.environments) if config.environments else None
+        redactor = Redactor() if config.redact_keys is None else Redactor(keys=tuple(config.redact_keys))
+        self._encoder = EventEncoder(xray_trace_id=config.xray_trace_id, redact=redactor.redact)
+        self._telemetry = Telemetry(meter_provider)
+        self._delivery = Delivery(
+            self._client_factory(client, config),
+            self._telemetry,
+            create_log_group=config.create_log_group,
+            create_log_stream=config.create_log_stream,
+            group_settings=GroupSettings(config.retention_days, dict(config.tags), config.kms_key_id),
+            max_concurrency=config.max_concurrency,
+        )
+        self._entities: dict[int, tuple[Resource, dict[str, Any]]] = {}
+        self._shutdown = False
+        self._mp_hooked = False
+        if hasattr(os, "register_at_fork"):
+            ref = weakref.ref(self)
+
+            def _after_fork_in_child() -> None:
+                exporter = ref()
+                if exporter is not None:
+                    exporter._after_fork()
+
+            def _before_fork() -> None:
+                exporter = ref()
+                if exporter is not None:
+                    exporter._before_fork()
+
+            os.register_at_fork(before=_before_fork, after_in_child=_after_fork_in_child)
+
+    @staticmethod
+    def _client_factory(client: Any, config: ExporterConfig) -> Callable[[], Any]:
+        if client is not None:
+            owner = os.getpid()
+            return lambda: client if os.getpid() == owner else _client_like(client)
+        return lambda: boto3.session.Session().client(
+            "logs",
+            region_name=config.region_name,
+            endpoint_url=config.endpoint_url,
+            config=_client_config(config),
+        )
+
+    def _after_fork(self) -> None:
+        self._delivery.after_fork()
+        self._telemetry.after_fork()
+
+    def _before_fork(self) -> None:
+        # multiprocessing's children leave through os._exit, skipping atexit (and so the provider's
+        # shutdown). Its own after-fork hook runs in the child after it clears finalizers: from
+        # there, flush the global provider when the child's work is done.
+        mp_util = sys.modules.get("multiprocessing.util")
+        if mp_util is not None and not self._mp_hooked:
+            self._mp_hooked = True
+            mp_util.register_after_fork(self, _flush_at_multiprocessing_exit)
+
+    @property
+    def stats(self) -> ExporterStats:
+        """Counters since construction (in this process): sent, retried, dropped by reason..."""
+        return self._telemetry.snapshot()
+
+    # -- the LogRecordExporter contract -------------------------------------------------------------
+
+    def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
+        """Deliver a batch within ``timeout`` seconds; never raises."""
+        if self._shutdown:
+            self._telemetry.drop("shutdown", len(batch), " (export after shutdown)")
+            return LogRecordExportResult.FAILURE
+        deadline = time.monotonic() + self.config.timeout
+        try:
+            with feedback.exporting():
+                feedback.install()
+                requests = self._requests(batch)
+                ok = self._delivery.send_all(requests, deadline)
+        except Exception:
+            _logger.exception("otel-cw-exporter: unexpected error while exporting")
+            return LogRecordExportResult.FAILURE
+        return LogRecordExportResult.SUCCESS if ok else LogRecordExportResult.FAILURE
+
+    def _requests(self, batch: Sequence[ReadableLogRecord]) -> list[Request]:
+        telemetry = self._telemetry
+        by_destination: dict[tuple[str, str], list[Event]] = {}
+        ignored = filtered = truncated = 0
+        entity: dict[str, Any] | None = None
+        for record in batch:
+            try:
+                if feedback.is_feedback(record.log_record.attributes):
+                    ignored += 1
+                    continue
+                if self._allowlist is not None and not self._allowlist.allows(record):
+                    filtered += 1
+                    continue
+                destination = self._router.destination(record, timestamp_ns(record))
+                event = self._encoder.encode(record)
+                if self.config.entity and entity is None:
+                    entity = self._entity_for(record.resource)
+            except Exception:
+                telemetry.drop("encoding_error", 1)
+                continue
+            truncated += event.truncated
+            events = by_destination.get(destination)
+            if events is None:
+                by_destination[destination] = events = []
+            events.append(event)
+        telemetry.add("events_ignored_feedback", ignored)
+        telemetry.add("events_filtered", filtered)
+        telemetry.add("events_truncated", truncated)
+
+        now_ms = time.time_ns() // 1_000_000
+        requests: list[Request] = []
+        for (group, stream), events in by_destination.items():
+            plan = plan_requests(events, now_ms)
+            telemetry.drop("too_old", plan.too_old, f" (older than 14 days, for {group}/{stream})")
+            telemetry.drop("too_new", plan.too_new, f" (more than 2 hours ahead, for {group}/{stream})")
+            telemetry.drop("too_large", plan.too_large, f" (for {group}/{stream})")
+            requests.extend(Request(group, stream, part, entity) for part in plan.requests)
+        return requests
+
+    def _entity_for(self, resource: Resource | None) -> dict[str, Any] | None:
+        if resource is None:
+            return None
+        cached = self._entities.get(id(resource))
+        if cached is None or cached[0] is not resource:
+            cached = (resource, _entity(resource))
+            self._entities = {id(resource): cached}
+        return cached[1]
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        """Wait for requests still in flight; the processor hands us its queue through ``export``."""
+        return self._delivery.wait_idle(timeout_millis / 1000)
+
+    def shutdown(self, timeout_millis: float = 30000) -> None:
+        """Refuse new batches, end backoff sleeps now, and wait (bounded) for requests in flight."""
+        self._shutdown = True
+        self._delivery.stop()
+        self._delivery.wait_idle(timeout_millis / 1000)

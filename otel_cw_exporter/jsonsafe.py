@@ -1,0 +1,161 @@
+"""Turn any Python value into JSON text that is valid, whatever the application logged.
+
+The fast path is the stdlib encoder with a ``default`` hook; only when that fails (NaN, a cycle, absurd
+nesting, keys that are not strings) do we walk the value once and rebuild it from safe parts.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import dataclasses
+import datetime as _dt
+import json
+import math
+import re
+from collections.abc import Mapping, Sequence, Set
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+from uuid import UUID
+
+#: Nesting deeper than this is replaced by a marker string (the SDK itself allows any depth).
+MAX_DEPTH = 64
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def safe_str(value: object) -> str:
+    """``str(value)``, else ``repr(value)``, else a marker: an object's own methods may raise."""
+    for convert in (str, repr):
+        try:
+            text = convert(value)
+            if isinstance(text, str):
+                return text
+        except Exception:
+            continue
+    return f"<unprintable {type(value).__name__}>"
+
+
+def bytes_text(data: bytes) -> str:
+    """Bytes as text: UTF-8 when valid, otherwise base64 (prefixed so a reader can tell)."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return "base64:" + base64.b64encode(data).decode("ascii")
+
+
+def _convert(value: Any) -> Any:
+    """The JSON-able stand-in for a value the stdlib encoder does not know."""
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes_text(bytes(value))
+    if isinstance(value, (_dt.datetime, _dt.date, _dt.time)):
+        return value.isoformat()
+    if isinstance(value, _dt.timedelta):
+        return value.total_seconds()
+    if isinstance(value, Enum):
+        return value.value if isinstance(value.value, (str, int, float, bool)) else value.name
+    if isinstance(value, (Decimal, UUID)):
+        return str(value)
+    if isinstance(value, Set):
+        items = list(value)
+        with contextlib.suppress(TypeError):  # mixed types keep their order
+            items.sort()
+        return items
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {field.name: getattr(value, field.name, None) for field in dataclasses.fields(value)}
+    if isinstance(value, Mapping):
+        return dict(value.items())
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        return list(value)
+    if isinstance(value, BaseException):
+        return f"{type(value).__name__}: {safe_str(value)}"
+    return safe_str(value)
+
+
+def _default(value: Any) -> Any:
+    try:
+        return _convert(value)
+    except Exception:
+        return safe_str(value)
+
+
+_ENCODER = json.JSONEncoder(
+    ensure_ascii=False,
+    allow_nan=False,
+    check_circular=True,
+    separators=(",", ":"),
+    default=_default,
+)
+_PLAIN_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
+
+def _float(value: float) -> float | str:
+    if math.isfinite(value):
+        return value
+    if math.isnan(value):
+        return "NaN"
+    return "Infinity" if value > 0 else "-Infinity"
+
+
+def _key(key: object) -> str:
+    if isinstance(key, str):
+        return key
+    if key is None or isinstance(key, (bool, int, float)):
+        return _PLAIN_ENCODER.encode(_float(key) if isinstance(key, float) else key).strip('"')
+    converted = _default(key)
+    return converted if isinstance(converted, str) else safe_str(key)
+
+
+def sanitize(value: Any, _depth: int = 0, _path: frozenset[int] = frozenset()) -> Any:
+    """A copy of ``value`` made only of JSON types, with NaN, cycles and depth made harmless."""
+    if value is None or isinstance(value, (str, bool, int)):
+        return value
+    if isinstance(value, float):
+        return _float(value)
+    if _depth >= MAX_DEPTH:
+        return "<max depth>"
+    ident = id(value)
+    if ident in _path:
+        return "<cycle>"
+    try:
+        if isinstance(value, Mapping):
+            inner = _path | {ident}
+            return {_key(k): sanitize(v, _depth + 1, inner) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            inner = _path | {ident}
+            return [sanitize(v, _depth + 1, inner) for v in value]
+        converted = _default(value)
+    except Exception:
+        return f"<unserializable {type(value).__name__}>"
+    if isinstance(converted, str):
+        return converted
+    return sanitize(converted, _depth + 1, _path | {ident})
+
+
+def _clean_text(text: str) -> str:
+    """Lone surrogates cannot be UTF-8 encoded: replace them rather than fail the request."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _SURROGATES.sub("\ufffd", text)
+    return text
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON text for any value; never raises."""
+    try:
+        text = _ENCODER.encode(value)
+    except (ValueError, TypeError, RecursionError):
+        text = _ENCODER.encode(sanitize(value))
+    return _clean_text(text)
+
+
+def encoded_size(value: str) -> int:
+    """UTF-8 bytes of the JSON string literal for ``value`` (escapes included)."""
+    text = _PLAIN_ENCODER.encode(value)
+    return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
+
+
+def utf8_size(text: str) -> int:
+    """UTF-8 length of already-clean text; ASCII text needs no encoding to be measured."""
+    return len(text) if text.isascii() else len(text.encode("utf-8"))

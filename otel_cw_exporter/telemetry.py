@@ -1,0 +1,123 @@
+"""What the exporter did, as counters anyone can read, OTel metrics, and warnings that cannot flood."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+_logger = logging.getLogger("otel_cw_exporter")
+
+#: Why an event was not stored. Every dropped event is counted under exactly one of these.
+DROP_REASONS = (
+    "too_old",  # older than 14 days: left out before sending, or rejected by CloudWatch
+    "too_new",  # more than 2 hours ahead
+    "expired",  # older than the log group's retention (CloudWatch said so)
+    "too_large",  # could not be made to fit (never expected: events are truncated first)
+    "rejected",  # CloudWatch refused the event itself (InvalidParameter isolated to it)
+    "retry_budget",  # retryable errors until the export's timeout ran out
+    "non_retryable",  # an error no retry can fix (access denied, missing group, bad credentials)
+    "shutdown",  # export called after shutdown
+    "encoding_error",  # the record could not be encoded at all (never expected)
+)
+
+
+@dataclass(frozen=True)
+class ExporterStats:
+    """A read-only snapshot of the exporter's counters since it was built (per process)."""
+
+    events_sent: int = 0
+    requests: int = 0
+    retries: int = 0
+    throttles: int = 0
+    events_truncated: int = 0
+    events_filtered: int = 0
+    events_ignored_feedback: int = 0
+    rejected_entities: int = 0
+    dropped: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def events_dropped(self) -> int:
+        return sum(self.dropped.values())
+
+
+_COUNTERS = (
+    "events_sent",
+    "requests",
+    "retries",
+    "throttles",
+    "events_truncated",
+    "events_filtered",
+    "events_ignored_feedback",
+    "rejected_entities",
+)
+
+
+class Telemetry:
+    """Thread-safe counters, mirrored to OTel metrics when a ``MeterProvider`` is given."""
+
+    def __init__(self, meter_provider: Any = None, warn_interval: float = 60.0) -> None:
+        self._lock = threading.Lock()
+        self._counts = dict.fromkeys(_COUNTERS, 0)
+        self._dropped = dict.fromkeys(DROP_REASONS, 0)
+        self._warn_interval = warn_interval
+        self._last_warning: dict[str, float] = {}
+        self._suppressed: dict[str, int] = {}
+        self._instruments: dict[str, Any] = {}
+        if meter_provider is not None:
+            meter = meter_provider.get_meter("otel_cw_exporter")
+            for name in _COUNTERS:
+                self._instruments[name] = meter.create_counter(
+                    f"otel_cw_exporter.{name}", unit="1", description=f"CloudWatch exporter: {name}"
+                )
+            self._instruments["dropped"] = meter.create_counter(
+                "otel_cw_exporter.events_dropped", unit="1", description="Events not stored, by reason"
+            )
+
+    def after_fork(self) -> None:
+        self._lock = threading.Lock()
+
+    def add(self, name: str, amount: int = 1) -> None:
+        if amount <= 0:
+            return
+        with self._lock:
+            self._counts[name] += amount
+        instrument = self._instruments.get(name)
+        if instrument is not None:
+            instrument.add(amount)
+
+    def drop(self, reason: str, amount: int, detail: str = "") -> None:
+        """Count dropped events and say so, at most once per interval per reason."""
+        if amount <= 0:
+            return
+        with self._lock:
+            self._dropped[reason] += amount
+        instrument = self._instruments.get("dropped")
+        if instrument is not None:
+            instrument.add(amount, {"reason": reason})
+        self.warn(f"drop:{reason}", "dropped %d CloudWatch event(s), reason %s%s", amount, reason, detail)
+
+    def warn(self, key: str, message: str, *args: object) -> None:
+        """A warning line, rate-limited per ``key``; suppressed repeats are counted in the next line."""
+        now = time.monotonic()
+        with self._lock:
+            last = self._last_warning.get(key)
+            if last is not None and now - last < self._warn_interval:
+                self._suppressed[key] = self._suppressed.get(key, 0) + 1
+                return
+            self._last_warning[key] = now
+            repeats = self._suppressed.pop(key, 0)
+        if repeats:
+            message += " (%d similar warning(s) suppressed)"
+            args = (*args, repeats)
+        _logger.warning(message, *args)
+
+    def snapshot(self) -> ExporterStats:
+        with self._lock:
+            counts = dict(self._counts)
+            dropped = {reason: n for reason, n in self._dropped.items() if n}
+        return ExporterStats(**counts, dropped=MappingProxyType(dropped))

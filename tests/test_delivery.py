@@ -1,0 +1,303 @@
+"""Delivery under faults injected into the local endpoint: nothing lost, nothing doubled, all counted."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from typing import Any
+
+import pytest
+from opentelemetry.sdk._logs.export import LogRecordExportResult
+
+from otel_cw_exporter import CloudWatchLogRecordExporter
+from otel_cw_exporter.retry import Backoff
+from otel_cw_exporter.testing import Call, Fault, LocalCloudWatchLogs
+
+from .support import make_record
+
+GROUP = "delivery"
+
+
+def exporter_for(endpoint: LocalCloudWatchLogs, **options: Any) -> CloudWatchLogRecordExporter:
+    options.setdefault("log_group_name", GROUP)
+    options.setdefault("log_stream_name", "s")
+    options.setdefault("create_log_group", True)
+    client = options.pop("client", None) or endpoint.client(retries={"total_max_attempts": 1})
+    exporter = CloudWatchLogRecordExporter(client=client, **options)
+    exporter._delivery._backoff = Backoff(base=0.01, cap=0.05)  # keep the suite fast; policy tested below
+    return exporter
+
+
+def records(n: int, start: int = 0, **attributes: Any) -> list[Any]:
+    return [make_record(f"event {i}", {"i": i, **attributes}) for i in range(start, start + n)]
+
+
+def stored(endpoint: LocalCloudWatchLogs, stream: str | None = None) -> list[int]:
+    return sorted(e["extra"]["i"] for e in endpoint.events(GROUP, stream))
+
+
+def puts_only(rule: Any) -> Any:
+    return lambda call: rule(call) if call.operation == "PutLogEvents" else None
+
+
+def test_throttling_every_third_request_loses_and_doubles_nothing(
+    cloudwatch_logs: LocalCloudWatchLogs,
+) -> None:
+    cloudwatch_logs.inject(puts_only(lambda call: Fault("ThrottlingException") if call.index % 3 == 2 else None))
+    exporter = exporter_for(cloudwatch_logs)
+    for batch in range(6):
+        assert exporter.export(records(100, batch * 100)) is LogRecordExportResult.SUCCESS
+    assert stored(cloudwatch_logs) == list(range(600))
+    stats = exporter.stats
+    assert stats.events_sent == 600 and stats.throttles >= 2 and stats.retries >= 2
+    assert stats.events_dropped == 0
+
+
+def test_a_503_outage_of_a_few_seconds_is_ridden_out(cloudwatch_logs: LocalCloudWatchLogs) -> None:
+    until = time.monotonic() + 1.5
+    cloudwatch_logs.inject(
+        puts_only(lambda call: Fault("ServiceUnavailableException", 503) if time.monotonic() < until else None)
+    )
+    exporter = exporter_for(cloudwatch_logs, timeout=10)
+    exporter._delivery._backoff = Backoff(base=0.05, cap=0.4)
+    assert exporter.export(records(50)) is LogRecordExportResult.SUCCESS
+    assert stored(cloudwatch_logs) == list(range(50))
+    assert exporter.stats.retries >= 1 and exporter.stats.events_dropped == 0
+
+
+def test_slow_endpoint_beyond_the_read_timeout_is_retried(cloudwatch_logs: LocalCloudWatchLogs) -> None:
+    # The first put hangs past the client's read timeout and then fails: the retry stores it once.
+    cloudwatch_logs.inject(
+        puts_only(lambda call: Fault("ServiceUnavailableException", 503, delay=1.5) if call.index == 0 else None)
+    )
+    client = cloudwatch_logs.client(read_timeout=0.5, retries={"total_max_attempts": 1})
+    exporter = exporter_for(cloudwatch_logs, client=client)
+    assert exporter.export(records(20)) is LogRecordExportResult.SUCCESS
+    assert stored(cloudwatch_logs) == list(range(20))
+    assert exporter.stats.retries >= 1
+
+
+def dead_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_dead_port_fails_within_the_timeout_and_counts_then_fails_fast(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    exporter = CloudWatchLogRecordExporter(
+        log_group_name=GROUP,
+        log_stream_name="s",
+        endpoint_url=f"http://127.0.0.1:{dead_port()}",
+        region_name="us-east-1",
+        timeout=1.0,
+        environ={},
+    )
+    exporter._delivery.client()  # built lazily: no credentials needed until signing
+    started = time.monotonic()
+    assert exporter.export(records(10)) is LogRecordExportResult.FAILURE
+    first = time.monotonic() - started
+    assert first < 5.0  # bounded by timeout=1.0 (plus one connect attempt); not a speed check
+    started = time.monotonic()
+    assert exporter.export(records(10)) is LogRecordExportResult.FAILURE
+    assert time.monotonic() - started < first  # known down: one attempt, no backoff
+    assert exporter.stats.dropped == {"retry_budget": 20}
+
+
+def test_invalid_event_is_isolated_and_the_rest_stored(cloudwatch_logs: LocalCloudWatchLogs) -> None:
+    def poison(call: Call) -> Fault | None:
+        if any("poison" in e["message"] for e in call.payload.get("logEvents", [])):
+            return Fault("InvalidParameterException", 400, "Log event is invalid")
+        return None
+
+    cloudwatch_logs.inject(puts_only(poison))
+    exporter = exporter_for(cloudwatch_logs)
+    batch = records(200)
+    batch[137] = make_record("poison", {"i": 137})
+    assert exporter.export(batch) is LogRecordExportResult.SUCCESS
+    assert stored(cloudwatch_logs) == [i for i in range(200) if i != 137]
+    assert exporter.stats.dropped == {"rejected": 1}
+    assert cloudwatch_logs.calls("PutLogEvents") <= 1 + 2 * 8 + 2  # a binary search, not one per event
+
+
+def test_access_denied_fails_fast_with_one_clear_line(
+    cloudwatch_logs: LocalCloudWatchLogs, caplog: pytest.LogCaptureFixture
+) -> None:
+    cloudwatch_logs.inject(puts_only(lambda call: Fault("AccessDeniedException", 400, "not authorized")))
+    exporter = exporter_for(cloudwatch_logs)
+    with caplog.at_level(logging.WARNING, logger="otel_cw_exporter"):
+        assert exporter.export(records(30)) is LogRecordExportResult.FAILURE
+        assert exporter.export(records(30)) is LogRecordExportResult.FAILURE
+    assert cloudwatch_logs.calls("PutLogEvents") == 2  # no retries
+    assert exporter.stats.dropped == {"non_retryable": 60}
+    refused = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
+    assert len(refused) == 1  # rate-limited
+    assert "'delivery'" in refused[0] and "'s'" in refused[0]
+    assert "AccessDeniedException" in refused[0] and "logs:PutLogEvents" in refused[0]
+
+
+def test_partial_success_retries_only_the_failed_stream(cloudwatch_logs: LocalCloudWatchLogs) -> None:
+    from otel_cw_exporter import Route
+
+    failures = {"left": 3}
+
+    def flaky_b(call: Call) -> Fault | None:
+        if call.payload.get("logStreamName") == "b" and failures["left"] > 0:
+            failures["left"] -= 1
+            return Fault("ServiceUnavailableException", 503)
+        return None
+
+    cloudwatch_logs.inject(puts_only(flaky_b))
+    exporter = exporter_for(cloudwatch_logs, routes=[Route(when={"stream": "b"}, log_stream_name="b")])
+    batch = records(40, 0, stream="a") + records(40, 40, stream="b")
+    assert exporter.export(batch) is LogRecordExportResult.SUCCESS
+    assert stored(cloudwatch_logs, "s") == list(range(40))  # stream a (the default) accepted once
+    assert stored(cloudwatch_logs, "b") == list(range(40, 80))
+    puts_to_default = [p for p in cloudwatch_logs.puts if p.stream == "s"]
+    assert len(puts_to_default) == 1
+
+
+def test_rejected_events_are_counted_by_reason(cloudwatch_logs: LocalCloudWatchLogs) -> None:
+    client = cloudwatch_logs.client()
+    client.create_log_group(logGroupName=GROUP)
+    client.put_retention_policy(logGroupName=GROUP, retentionInDays=1)
+    exporter = exporter_for(cloudwatch_logs, create_log_group=False)
+    now = int(time.time() * 1000)
+    day = 86_400_000
+    batch = [make_record("fresh", {"i": i}, timestamp_ms=now) for i in range(10)]
+    batch += [make_record("expired", {"i": 100 + i}, timestamp_ms=now - 3 * day - i) for i in range(500)]
+    assert exporter.export(batch) is LogRecordExportResult.SUCCESS
+    assert stored(cloudwatch_logs) == list(range(10))
+    assert exporter.stats.dropped == {"expired": 500}
+    assert exporter.stats.events_sent == 10
+
+
+def test_concurrency_is_bounded_and_used(cloudwatch_logs: LocalCloudWatchLogs) -> None:
+    from otel_cw_exporter import Route
+
+    active = {"now": 0, "peak": 0}
+    lock = threading.Lock()
+
+    def slow(call: Call) -> None:
+        if call.operation != "PutLogEvents":
+            return
+        with lock:
+            active["now"] += 1
+            active["peak"] = max(active["peak"], active["now"])
+        time.sleep(0.3)
+        with lock:
+            active["now"] -= 1
+        return
+
+    cloudwatch_logs.inject(slow)
+    routes = [Route(when={"n": n}, log_stream_name=f"s{n}") for n in range(6)]
+    for limit, expected in ((1, 1), (3, 3)):
+        active["peak"] = 0
+        exporter = exporter_for(cloudwatch_logs, routes=routes, max_concurrency=limit)
+        batch = [make_record("x", {"i": i, "n": i % 6}) for i in range(60)]
+        assert exporter.export(batch) is LogRecordExportResult.SUCCESS
+        assert active["peak"] == expected
+    assert len(cloudwatch_logs.events(GROUP)) == 120
+
+
+def test_stream_is_created_and_group_only_when_allowed(cloudwatch_logs: LocalCloudWatchLogs) -> None:
+    exporter = exporter_for(cloudwatch_logs, create_log_group=False)
+    assert exporter.export(records(5)) is LogRecordExportResult.FAILURE
+    assert exporter.stats.dropped == {"non_retryable": 5}
+    assert cloudwatch_logs.calls("CreateLogGroup") == 0
+
+    # A group made by infrastructure-as-code, no logs:CreateLogGroup: the stream is made, the group untouched.
+    cloudwatch_logs.client().create_log_group(logGroupName=GROUP)
+    streams_before = cloudwatch_logs.calls("CreateLogStream")
+    cloudwatch_logs.inject(lambda call: Fault("AccessDeniedException") if call.operation == "CreateLogGroup" else None)
+    exporter = exporter_for(cloudwatch_logs, create_log_group=True)
+    assert exporter.export(records(5)) is LogRecordExportResult.SUCCESS
+    assert exporter.export(records(5, 5)) is LogRecordExportResult.SUCCESS
+    assert stored(cloudwatch_logs) == list(range(10))
+    assert cloudwatch_logs.calls("CreateLogGroup") == 1  # ours, above; none from the exporter
+    assert cloudwatch_logs.calls("CreateLogStream") - streams_before == 1  # then known: no call per export
+
+
+def test_existing_stream_is_not_recreated(cloudwatch_logs: LocalCloudWatchLogs) -> None:
+    client = cloudwatch_logs.client()
+    client.create_log_group(logGroupName=GROUP)
+    client.create_log_stream(logGroupName=GROUP, logStreamName="s")
+    exporter = exporter_for(cloudwatch_logs, create_log_stream=False)
+    assert exporter.export(records(3)) is LogRecordExportResult.SUCCESS
+    assert cloudwatch_logs.calls("CreateLogStream") == 1  # ours above, none from the exporter
+
+
+def test_shutdown_ends_backoff_at_once_when_throttled_forever(cloudwatch_logs: LocalCloudWatchLogs) -> None:
+    cloudwatch_logs.inject(puts_only(lambda call: Fault("ThrottlingException")))
+    exporter = exporter_for(cloudwatch_logs, timeout=60)
+    exporter._delivery._backoff = Backoff(base=2.0, cap=5.0)
+    results: list[Any] = []
+    worker = threading.Thread(target=lambda: results.append(exporter.export(records(10))))
+    worker.start()
+    while cloudwatch_logs.calls("PutLogEvents") < 2:
+        time.sleep(0.01)
+    started = time.monotonic()
+    exporter.shutdown(timeout_millis=2000)
+    worker.join(10)
+    assert not worker.is_alive()
+    assert time.monotonic() - started < 5.0  # bounded by the 2 s given, not the export's 60 s
+    assert results == [LogRecordExportResult.FAILURE]
+    assert exporter.stats.dropped == {"retry_budget": 10}
+
+
+def test_force_flush_waits_for_requests_in_flight_within_its_timeout(
+    cloudwatch_logs: LocalCloudWatchLogs,
+) -> None:
+    cloudwatch_logs.inject(puts_only(lambda call: Fault(None, None, delay=0.5)))
+    exporter = exporter_for(cloudwatch_logs)
+    worker = threading.Thread(target=exporter.export, args=(records(5),))
+    worker.start()
+    while cloudwatch_logs.calls("PutLogEvents") < 1:
+        time.sleep(0.01)
+    assert exporter.force_flush(timeout_millis=10) is False
+    assert exporter.force_flush(timeout_millis=5000) is True
+    worker.join()
+    assert stored(cloudwatch_logs) == list(range(5))
+
+
+def test_backoff_is_exponential_with_full_jitter() -> None:
+    import random
+
+    backoff = Backoff(base=0.1, cap=2.0, rng=random.Random(1))
+    for attempt in range(12):
+        ceiling = min(2.0, 0.1 * 2**attempt)
+        delays = [backoff.delay(attempt) for _ in range(200)]
+        assert all(0 <= d <= ceiling for d in delays)
+        assert max(delays) > ceiling * 0.8 and min(delays) < ceiling * 0.2  # spread over the whole range
+
+
+def test_classification() -> None:
+    from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError, ReadTimeoutError
+
+    from otel_cw_exporter.retry import Verdict, classify
+
+    def client_error(code: str, status: int = 400, message: str = "") -> ClientError:
+        return ClientError(
+            {"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": status}},
+            "PutLogEvents",
+        )
+
+    assert classify(client_error("ThrottlingException")) is Verdict.THROTTLED
+    assert classify(client_error("ServiceUnavailableException", 503)) is Verdict.RETRY
+    assert classify(client_error("SomethingNew", 500)) is Verdict.RETRY
+    assert classify(client_error("ResourceNotFoundException")) is Verdict.MISSING
+    assert classify(client_error("InvalidParameterException", message="Log event too large")) is Verdict.INVALID
+    assert (
+        classify(client_error("InvalidParameterException", message="Value at 'logStreamName' failed")) is Verdict.FATAL
+    )
+    assert classify(client_error("AccessDeniedException")) is Verdict.FATAL
+    assert classify(client_error("UnrecognizedClientException")) is Verdict.FATAL
+    assert classify(client_error("ExpiredTokenException")) is Verdict.FATAL
+    assert classify(NoCredentialsError()) is Verdict.FATAL
+    assert classify(EndpointConnectionError(endpoint_url="http://x")) is Verdict.UNREACHABLE
+    assert classify(ReadTimeoutError(endpoint_url="http://x")) is Verdict.RETRY

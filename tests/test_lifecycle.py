@@ -1,0 +1,198 @@
+"""Process lifecycles in subprocesses: exit, shutdown, SIGTERM, fork, and the logging feedback loop."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from otel_cw_exporter.testing import LocalCloudWatchLogs
+
+ROOT = Path(__file__).resolve().parent.parent
+
+PRELUDE = """
+import logging, os, signal, sys, time
+from opentelemetry._logs import set_logger_provider
+from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
+from opentelemetry.sdk.resources import Resource
+from otel_cw_exporter import CloudWatchLogRecordExporter
+
+exporter = CloudWatchLogRecordExporter(
+    log_group_name="life", log_stream_name=os.environ["STREAM"], create_log_group=True, timeout=2.0
+)
+provider = LoggerProvider(resource=Resource.create({"service.name": "life"}))
+provider.add_log_record_processor(
+    BatchLogRecordProcessor(exporter, schedule_delay_millis=int(os.environ.get("DELAY", "60000")), max_queue_size=20000)
+)
+set_logger_provider(provider)
+logger = provider.get_logger("app")
+
+def emit(n, who):
+    for i in range(n):
+        logger.emit(body=f"{who} {i}", attributes={"i": i, "who": who})
+"""
+
+
+def run(
+    script: str, endpoint_env: dict[str, str], stream: str, timeout: float = 90, **env: str
+) -> tuple[int, float, str]:
+    environ = {**os.environ, **endpoint_env, "STREAM": stream, **env}
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-c", PRELUDE + textwrap.dedent(script)],
+        env=environ,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    return done.returncode, time.monotonic() - started, done.stderr
+
+
+def arrived(endpoint: LocalCloudWatchLogs, stream: str) -> Counter[tuple[str, int]]:
+    return Counter((e["extra"]["who"], e["extra"]["i"]) for e in endpoint.events("life", stream))
+
+
+@pytest.mark.parametrize(
+    "ending",
+    [
+        "pass  # interpreter exit: the provider's atexit hook drains the queue",
+        "provider.shutdown()",
+        "signal.signal(signal.SIGTERM, lambda *_: sys.exit(0)); os.kill(os.getpid(), signal.SIGTERM); time.sleep(30)",
+    ],
+    ids=["interpreter-exit", "provider-shutdown", "sigterm-handled"],
+)
+def test_everything_queued_is_delivered_at_normal_exit(cloudwatch_logs: LocalCloudWatchLogs, ending: str) -> None:
+    code, _, stderr = run(f"emit(5000, 'app')\n{ending}\n", cloudwatch_logs.environ, "exit")
+    assert code == 0, stderr
+    counts = arrived(cloudwatch_logs, "exit")
+    assert len(counts) == 5000 and set(counts.values()) == {1}
+
+
+def test_exit_with_a_dead_endpoint_is_bounded(cloudwatch_logs: LocalCloudWatchLogs) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**cloudwatch_logs.environ, "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS": f"http://127.0.0.1:{port}"}
+    code, elapsed, stderr = run("emit(5000, 'app')\n", env, "dead")
+    assert code == 0, stderr
+    # One export spends its 2 s timeout, the endpoint is then known down: the rest fail at once.
+    assert elapsed < 25, elapsed  # a hang bound, far above the ~3 s it takes
+    print(f"exit with a dead endpoint took {elapsed:.2f} s")
+
+
+def test_prefork_children_deliver_their_own_and_the_parents_records_go_once(
+    cloudwatch_logs: LocalCloudWatchLogs,
+) -> None:
+    script = """
+    emit(10, "parent")
+    children = []
+    for c in range(3):
+        pid = os.fork()
+        if pid == 0:
+            emit(10, f"child{c}")
+            sys.exit(0)  # gunicorn-style worker exit: atexit runs in the child
+        children.append(pid)
+    for pid in children:
+        assert os.waitpid(pid, 0)[1] == 0
+    """
+    code, _, stderr = run(script, cloudwatch_logs.environ, "fork")
+    assert code == 0, stderr
+    counts = arrived(cloudwatch_logs, "fork")
+    assert set(counts.values()) == {1}  # nothing twice: the parent's queue is not inherited
+    assert Counter(who for who, _ in counts) == {"parent": 10, "child0": 10, "child1": 10, "child2": 10}
+
+
+def test_multiprocessing_fork_children_deliver(cloudwatch_logs: LocalCloudWatchLogs) -> None:
+    script = """
+    import multiprocessing
+    emit(10, "parent")
+    def work(c):
+        emit(10, f"worker{c}")
+    ctx = multiprocessing.get_context("fork")
+    workers = [ctx.Process(target=work, args=(c,)) for c in range(2)]
+    for w in workers: w.start()
+    for w in workers: w.join(); assert w.exitcode == 0
+    pool = ctx.Pool(2)
+    pool.map(work, [10, 11])
+    pool.close()  # not terminate(): that kills workers before they flush
+    pool.join()
+    """
+    code, _, stderr = run(script, cloudwatch_logs.environ, "mp")
+    assert code == 0, stderr
+    counts = arrived(cloudwatch_logs, "mp")
+    assert set(counts.values()) == {1}
+    assert Counter(who for who, _ in counts) == {
+        "parent": 10,
+        "worker0": 10,
+        "worker1": 10,
+        "worker10": 10,
+        "worker11": 10,
+    }
+
+
+@pytest.mark.parametrize("handler", ["ours", "sdk"])
+def test_debug_bridging_goes_quiet(cloudwatch_logs: LocalCloudWatchLogs, handler: str) -> None:
+    script = f"""
+    import warnings
+    warnings.simplefilter("ignore")
+    if "{handler}" == "ours":
+        from otel_cw_exporter.stdlib import OTelHandler as Handler
+    else:
+        from opentelemetry.sdk._logs import LoggingHandler as Handler
+    root = logging.getLogger()
+    root.setLevel(logging.DEBUG)
+    root.addHandler(Handler(logger_provider=provider))
+    app = logging.getLogger("app")
+    for i in range(100):
+        app.info("app %d", i, extra={{"i": i, "who": "app"}})
+    provider.force_flush()
+    before = exporter.stats.requests
+    time.sleep(1.0)  # ten schedule cycles: a loop would keep exporting
+    provider.force_flush()
+    stats = exporter.stats
+    print("requests", before, stats.requests, "ignored", stats.events_ignored_feedback, file=sys.stderr)
+    assert stats.requests == before, (before, stats.requests)
+    assert stats.events_sent == 100, stats
+    provider.shutdown()
+    """
+    code, _, stderr = run(script, cloudwatch_logs.environ, "quiet", DELAY="100")
+    assert code == 0, stderr
+    events = cloudwatch_logs.events("life", "quiet")
+    assert len(events) == 100
+    assert all(e["logger"] == "app" for e in events)
+
+
+def test_debug_bridging_stays_bounded_when_the_endpoint_fails(cloudwatch_logs: LocalCloudWatchLogs) -> None:
+    from otel_cw_exporter.testing import Fault
+
+    cloudwatch_logs.inject(
+        lambda call: Fault("ServiceUnavailableException", 503) if call.operation == "PutLogEvents" else None
+    )
+    script = """
+    import warnings
+    warnings.simplefilter("ignore")
+    from opentelemetry.sdk._logs import LoggingHandler
+    root = logging.getLogger()
+    root.setLevel(logging.DEBUG)
+    root.addHandler(LoggingHandler(logger_provider=provider))
+    for i in range(100):
+        logging.getLogger("app").info("app %d", i, extra={"i": i, "who": "app"})
+    time.sleep(3)
+    provider.shutdown()
+    stats = exporter.stats
+    print("dropped", dict(stats.dropped), "ignored", stats.events_ignored_feedback, file=sys.stderr)
+    # Only the application's 100 records were ever attempted: the failures' own logs were not exported.
+    assert sum(stats.dropped.values()) == 100, stats
+    """
+    code, _, stderr = run(script, cloudwatch_logs.environ, "failing", DELAY="100")
+    assert code == 0, stderr
