@@ -1,6 +1,6 @@
 """The seed's logging config, with watchtower's handler swapped for ours (one handler per stream).
 
-    python examples/dictconfig_setup.py
+python examples/dictconfig_setup.py
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """A plain script: one setup call, stdlib logging in both of the seed's styles, an exception.
 
-    python examples/plain_script.py          # against the embedded local endpoint
+python examples/plain_script.py          # against the embedded local endpoint
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ def main() -> None:
         log.info("started", extra={"extra": {"log_type": "Audit", "user_email": "cron@example.com"}})
         log.info("processed", extra={"rows": 1200, "log_type": "Audit"})
         try:
-            1 / 0
+            raise ZeroDivisionError("division by zero")
         except ZeroDivisionError:
             log.exception("failed", extra={"operation": "nightly"})
         teardown()

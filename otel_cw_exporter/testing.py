@@ -237,8 +237,14 @@ class LocalCloudWatchLogs:
                 )
                 from werkzeug.serving import make_server
 
+                class _QuietHandler(MotoRequestHandler):  # type: ignore[misc]
+                    # One access-log line per request would, in a process that bridges the root
+                    # logger to OTel, become a record to export: a request, a line, a request...
+                    def log_request(self, *args: Any, **kwargs: Any) -> None:
+                        pass
+
                 app = _AwsRules(DomainDispatcherApplication(create_backend_app), endpoint)
-                self._server = make_server(self._ip_address, self._port, app, True, request_handler=MotoRequestHandler)
+                self._server = make_server(self._ip_address, self._port, app, True, request_handler=_QuietHandler)
                 self._server_ready_event.set()
                 self._server.serve_forever()
 

@@ -108,7 +108,9 @@ def test_user_from_the_jwt_cookie_or_header_and_unauthenticated_otherwise(
     assert [e["extra"]["user_email"] for e in events] == [expected for _, expected in calls]
 
 
-def test_a_thousand_concurrent_calls_in_an_event_loop(cloudwatch_logs: LocalCloudWatchLogs, configured: LoggerProvider) -> None:
+def test_a_thousand_concurrent_calls_in_an_event_loop(
+    cloudwatch_logs: LocalCloudWatchLogs, configured: LoggerProvider
+) -> None:
     requests = [FakeRequest(cookie=token(f"user{i % 20}@example.com")) for i in range(1000)]
 
     async def scenario() -> float:
@@ -142,7 +144,9 @@ def test_a_thousand_concurrent_calls_in_an_event_loop(cloudwatch_logs: LocalClou
     assert lag < 0.5  # a bound on blocking (the resolution runs in small tasks), not a speed target
 
 
-def test_outside_an_event_loop_a_worker_keeps_order(cloudwatch_logs: LocalCloudWatchLogs, configured: LoggerProvider) -> None:
+def test_outside_an_event_loop_a_worker_keeps_order(
+    cloudwatch_logs: LocalCloudWatchLogs, configured: LoggerProvider
+) -> None:
     request = FakeRequest(cookie=token())
     for i in range(300):
         otel_cw_exporter.cloudwatch_log(request, f"job {i}", {"log_type": "Audit", "n": i})
@@ -173,7 +177,9 @@ def test_async_form_and_nothing_raises_into_the_caller(
     assert users["hostile"] == users["hostile async"] == "unauthenticated"
 
 
-def test_the_raw_jwt_and_secret_keys_never_leave(cloudwatch_logs: LocalCloudWatchLogs, configured: LoggerProvider) -> None:
+def test_the_raw_jwt_and_secret_keys_never_leave(
+    cloudwatch_logs: LocalCloudWatchLogs, configured: LoggerProvider
+) -> None:
     raw = token()
     headers = {"authorization": f"Bearer {raw}", "cookie": f"session={raw}", "user-agent": "pytest"}
     otel_cw_exporter.cloudwatch_log(

@@ -1,0 +1,195 @@
+"""Profile ``CloudWatchLogRecordExporter.export()`` on pre-built 10,000-record batches with cProfile.
+
+    .venv/bin/python -m benchmarks.profile_export [--batches 5] [--batch-size 10000] [--out export.prof]
+
+Starts the benchmark's sink in its own process, exports the same batch ``--batches`` times under
+cProfile with ``max_concurrency=1`` (cProfile sees only the calling thread; with one sender every
+request runs there), then prints the top functions and a breakdown by stage: encoding, planning,
+botocore (validation, serialization, signing, parsing) and HTTP. The ``.prof`` file opens in
+snakeviz or ``python -m pstats``. For a sampling profile of the same code (no per-call overhead, idle
+time left out), ``--py-spy 10`` runs py-spy for 10 s on a ``--spin`` run and prints the same stages.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import gc
+import io
+import os
+import pstats
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from .contenders import boto3_logs_client, stdlib_bridge
+from .workload import GROUP, STREAM, build_records
+
+ROOT = Path(__file__).resolve().parent.parent
+
+#: Stage -> (file fragment, function name) whose cumulative time is that stage's time.
+STAGES: dict[str, tuple[str, str]] = {
+    "export() total": ("otel_cw_exporter/exporter.py", "export"),
+    "record loop (CloudWatchLogRecordExporter._requests)": ("otel_cw_exporter/exporter.py", "_requests"),
+    "feedback check (feedback.is_feedback)": ("otel_cw_exporter/feedback.py", "is_feedback"),
+    "encoding: all (EventEncoder.encode)": ("otel_cw_exporter/encoding.py", "encode"),
+    "encoding: dict building (EventEncoder.fields)": ("otel_cw_exporter/encoding.py", "fields"),
+    "encoding: redaction (Redactor.redact)": ("otel_cw_exporter/redaction.py", "redact"),
+    "encoding: json dumps (jsonsafe.dumps)": ("otel_cw_exporter/jsonsafe.py", "dumps"),
+    "encoding: size (jsonsafe.utf8_size)": ("otel_cw_exporter/jsonsafe.py", "utf8_size"),
+    "routing (Router.destination)": ("otel_cw_exporter/routing.py", "destination"),
+    "planning (plan_requests)": ("otel_cw_exporter/planning.py", "plan_requests"),
+    "delivery: all (Delivery.send_all)": ("otel_cw_exporter/delivery.py", "send_all"),
+    "delivery: one request (Delivery._put)": ("otel_cw_exporter/delivery.py", "_put"),
+    "botocore: _make_api_call": ("botocore/client.py", "_make_api_call"),
+    "botocore: parameter validation": ("botocore/validate.py", "validate"),
+    "botocore: serialization (JSON body)": ("botocore/serialize.py", "serialize_to_request"),
+    "botocore: signing (SigV4 add_auth)": ("botocore/auth.py", "add_auth"),
+    "botocore: payload SHA-256 (payload)": ("botocore/auth.py", "payload"),
+    "HTTP: urllib3 send (URLLib3Session.send)": ("botocore/httpsession.py", "send"),
+    "botocore: response parsing": ("botocore/parsers.py", "parse"),
+    "botocore: event hooks (HierarchicalEmitter._emit)": ("botocore/hooks.py", "_emit"),
+}
+
+
+def _start_sink() -> tuple[subprocess.Popen[str], str]:
+    process = subprocess.Popen([sys.executable, "-m", "benchmarks.sink"], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    line = process.stdout.readline().split()
+    return process, f"http://127.0.0.1:{int(line[1])}"
+
+
+def stage_times(stats: pstats.Stats) -> dict[str, dict[str, float]]:
+    """Cumulative and own seconds of each stage's function (summed over same-named matches)."""
+    table: dict[Any, Any] = stats.stats  # type: ignore[attr-defined]
+    found: dict[str, dict[str, float]] = {}
+    for stage, (fragment, function) in STAGES.items():
+        cumulative = own = 0.0
+        calls = 0
+        for (filename, _line, name), (_cc, nc, tt, ct, _callers) in table.items():
+            if name == function and filename.replace("\\", "/").endswith(fragment):
+                cumulative += ct
+                own += tt
+                calls += nc
+        found[stage] = {"cumulative_s": cumulative, "own_s": own, "calls": calls}
+    return found
+
+
+def pyspy_stages(raw: str) -> tuple[int, dict[str, float]]:
+    """Share of py-spy samples (collapsed stacks) inside each stage's function, inclusive."""
+    total = 0
+    hits = dict.fromkeys(STAGES, 0)
+    for line in raw.splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        count = int(count_text)
+        total += count
+        frames = []
+        for frame in stack.split(";"):
+            name, _, where = frame.partition(" (")
+            frames.append((name.rsplit(".", 1)[-1], where.rsplit(":", 1)[0]))
+        for stage, (fragment, function) in STAGES.items():
+            if any(name == function and where.endswith(fragment) for name, where in frames):
+                hits[stage] += count
+    return total, {stage: hits[stage] / total if total else 0.0 for stage in STAGES}
+
+
+def run_pyspy(seconds: float, batch_size: int) -> int:
+    """Sample a ``--spin`` run of this module with py-spy (idle time excluded) and print the stage shares."""
+    executable = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    if not Path(executable).exists():
+        print("py-spy is not installed (pip install py-spy)", file=sys.stderr)
+        return 1
+    with tempfile.TemporaryDirectory() as folder:
+        raw_path = Path(folder) / "raw.txt"
+        spin = [sys.executable, "-m", "benchmarks.profile_export", "--spin", str(seconds + 3)]
+        spin += ["--batch-size", str(batch_size)]
+        spinner = subprocess.Popen(spin, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+        assert spinner.stdout is not None
+        pid = spinner.stdout.readline().split()[-1]  # "exporting for N s in pid P" once the batch is built
+        record = [executable, "record", "--pid", pid, "--duration", str(int(seconds)), "--rate", "250"]
+        subprocess.run([*record, "--format", "raw", "--output", str(raw_path)], check=True, capture_output=True)
+        spinner.wait(seconds + 60)
+        total, shares = pyspy_stages(raw_path.read_text())
+    print(f"py-spy: {total} samples of export() on {batch_size}-record batches (max_concurrency=1, idle excluded)")
+    for stage, share in shares.items():
+        print(f"  {stage:<52} {100 * share:5.1f}%")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--batches", type=int, default=5)
+    parser.add_argument("--batch-size", type=int, default=10_000)
+    parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--out", type=Path, default=None, help="write the raw profile here")
+    parser.add_argument("--spin", type=float, default=0.0, help="instead: export without cProfile for N seconds")
+    parser.add_argument("--py-spy", type=float, default=0.0, metavar="SECONDS", help="instead: sample with py-spy")
+    args = parser.parse_args(argv)
+    if args.py_spy:
+        return run_pyspy(args.py_spy, args.batch_size)
+
+    from otel_cw_exporter.exporter import CloudWatchLogRecordExporter
+
+    sink, url = _start_sink()
+    try:
+        batch = build_records(args.batch_size, stdlib_bridge)
+        exporter = CloudWatchLogRecordExporter(
+            log_group_name=GROUP,
+            log_stream_name=STREAM,
+            client=boto3_logs_client(url),
+            create_log_group=True,
+            max_concurrency=1,
+        )
+        exporter.export(batch[:100])
+        gc.collect()
+        gc.freeze()
+        if args.spin:
+            print(f"exporting for {args.spin} s in pid {os.getpid()}", flush=True)
+            deadline = time.monotonic() + args.spin
+            rounds = 0
+            while time.monotonic() < deadline:
+                exporter.export(batch)
+                rounds += 1
+            print(f"{rounds} exports of {len(batch)}")
+            return 0
+        c0 = time.process_time()
+        for _ in range(args.batches):
+            exporter.export(batch)
+        unprofiled = (time.process_time() - c0) * 1e6 / (args.batches * len(batch))
+        profiler = cProfile.Profile()  # wall clock (a CPU-time timer is a syscall per call: it skews the profile)
+        profiler.enable()
+        for _ in range(args.batches):
+            exporter.export(batch)
+        profiler.disable()
+        exporter.shutdown()
+    finally:
+        sink.terminate()
+        sink.wait(5)
+
+    events = args.batches * len(batch)
+    stats = pstats.Stats(profiler)
+    if args.out:
+        stats.dump_stats(str(args.out))
+    total = stage_times(stats)["export() total"]["cumulative_s"] or 1.0
+    print(f"Without profiler: {unprofiled:.2f} us/event (process CPU, max_concurrency=1)")
+    print(f"Under cProfile: {total * 1e6 / events:.2f} us/event; stages (cumulative, % of export):")
+    for stage, times in stage_times(stats).items():
+        share = 100 * times["cumulative_s"] / total
+        per_event = times["cumulative_s"] * 1e6 / events
+        print(f"  {stage:<52} {per_event:7.2f} us/ev {share:5.1f}%  own {times['own_s'] * 1e6 / events:5.2f}")
+    for order in ("cumulative", "tottime"):
+        buffer = io.StringIO()
+        pstats.Stats(profiler, stream=buffer).strip_dirs().sort_stats(order).print_stats(args.top)
+        print(f"\nTop {args.top} by {order}:")
+        print(buffer.getvalue().split("\n", 5)[-1].rstrip())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,440 @@
+"""``otel-cw-exporter demo``: the seed's logging through the real pipeline, read back and queried.
+
+A small traced workload (four "requests") goes through :func:`otel_cw_exporter.setup` exactly as an
+application would wire it (Security and Audit routes, a JWT-identified user, the stdlib bridge, an
+exception), into a local CloudWatch Logs endpoint on 127.0.0.1 (or, only when asked with
+``--endpoint-url`` or ``--aws``, a real one). The events are then read back, printed per stream, and the
+seed's two saved Logs Insights queries are evaluated locally over them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import textwrap
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .cli import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    PROG,
+    Aws,
+    CliError,
+    _cut,
+    _text,
+    clock,
+    describe_error,
+    event_extra,
+    event_message,
+    exception_line,
+    fetch_events,
+    make_session,
+    region_fix,
+    render_table,
+    stamp,
+    terminal_width,
+)
+
+SERVICE_NAME = "integrates-demo"
+LOCAL_GROUP = "integrates"
+REMOTE_GROUP = "otel-cw-exporter-demo"
+#: The demo's HS256 key: it signs the demo's own session cookies and nothing else.
+JWT_SECRET = "otel-cw-exporter-demo-only-hs256-key-0123456789"
+COOKIE = "session"
+STREAMS = ("security", "audit", "application")
+#: Seconds between the requests, so their events have distinct times.
+PAUSE = 0.05
+
+
+class DemoRequest:
+    """What ``cloudwatch_log`` gets as ``request``: anything with cookies and headers (like ``info.context``)."""
+
+    def __init__(self, cookie: str | None = None) -> None:
+        self.cookies: dict[str, str] = {COOKIE: cookie} if cookie else {}
+        self.headers: dict[str, str] = {}
+
+
+def session_cookie(email: str, expires_in: int = 3600) -> str:
+    import jwt
+
+    claims = {"user_email": email, "exp": int(time.time()) + expires_in}
+    return str(jwt.encode(claims, JWT_SECRET, algorithm="HS256"))
+
+
+class _Warnings(logging.Handler):
+    """Keeps the exporter's warnings (they name what CloudWatch refused and why)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.lines.append(record.getMessage())
+        except Exception:
+            self.lines.append(str(record.msg))
+
+
+@dataclass
+class Workload:
+    """What the workload did: its traces, how many events it logged, what the exporter reported."""
+
+    trace_ids: list[str] = field(default_factory=list)
+    emitted: int = 0
+    sent: int = 0
+    requests: int = 0
+    dropped: dict[str, int] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+def run_workload(client: Any, group: str, *, retention_days: int | None = None) -> Workload:
+    """The seed's call sites inside traced requests, through ``setup()``; flushed before it returns."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.trace import SpanKind
+
+    from . import audit, configure
+    from .audit import cloudwatch_log
+    from .identity import JWTIdentityResolver
+    from .routing import Route
+
+    warnings = _Warnings()
+    exporter_logger = logging.getLogger("otel_cw_exporter")
+    exporter_logger.addHandler(warnings)
+    result = Workload()
+    provider = configure.setup(
+        service_name=SERVICE_NAME,
+        environment="production",
+        log_group_name=group,
+        log_stream_name="application",
+        routes=[
+            Route(when={"log_type": "Security"}, log_stream_name="security"),
+            Route(when={"log_type": "Audit"}, log_stream_name="audit"),
+        ],
+        identity=JWTIdentityResolver(keys=JWT_SECRET, algorithms=["HS256"], cookie_name=COOKIE),
+        client=client,
+        create_log_group=True,
+        retention_days=retention_days,
+        bridge_stdlib=True,
+        environ={},  # the demo is self-contained: no OTEL_EXPORTER_CLOUDWATCH_LOGS_* variable changes it
+    )
+    try:
+        tracer = TracerProvider().get_tracer("integrates.api")
+        api_log = logging.getLogger("integrates.api")
+        transactional = logging.getLogger("transactional")
+
+        def request(name: str) -> Any:
+            return tracer.start_as_current_span(f"POST /api {name}", kind=SpanKind.SERVER)
+
+        # 1. jdoe adds a secret: a Security event and the Audit event of the mutation; user from the JWT.
+        jdoe = DemoRequest(session_cookie("jdoe@example.com"))
+        with request("addSecret") as span:
+            result.trace_ids.append(format(span.get_span_context().trace_id, "032x"))
+            cloudwatch_log(
+                jdoe,
+                "Added secret",
+                extra={
+                    "group_name": "unittesting",
+                    "resource_type": "GitRoot",
+                    "resource_id": "4039d098",
+                    "log_type": "Security",
+                },
+            )
+            cloudwatch_log(jdoe, "GraphQL mutation executed", extra={"operation": "addSecret", "log_type": "Audit"})
+        time.sleep(PAUSE)
+        # 2. mallory tries a ROOT secret: blocked (the seed's call, user_email in extra).
+        email = "mallory@example.com"
+        with request("addSecret") as span:
+            result.trace_ids.append(format(span.get_span_context().trace_id, "032x"))
+            cloudwatch_log(
+                DemoRequest(session_cookie(email)),
+                "Blocked attept to create ROOT type secret for GitRoot",
+                extra={
+                    "group_name": "unittesting",
+                    "resource_type": "GitRoot",
+                    "resource_id": "4039d098",
+                    "root_type": "GitRoot",
+                    "user_email": email,
+                    "log_type": "Security",
+                },
+            )
+        time.sleep(PAUSE)
+        # 3. an expired session: the user resolves to "unauthenticated".
+        with request("updateGroupPolicies") as span:
+            result.trace_ids.append(format(span.get_span_context().trace_id, "032x"))
+            cloudwatch_log(
+                DemoRequest(session_cookie("jdoe@example.com", expires_in=-60)),
+                "GraphQL mutation executed",
+                extra={"operation": "updateGroupPolicies", "log_type": "Audit"},
+            )
+        time.sleep(PAUSE)
+        # 4. a mutation fails: stdlib logging (bridged by setup) with a warning and an exception.
+        with request("removeGroup") as span:
+            result.trace_ids.append(format(span.get_span_context().trace_id, "032x"))
+            api_log.warning("Slow resolver", extra={"operation": "removeGroup", "duration_ms": 812})
+            try:
+                raise RuntimeError("group 'unittesting' still has 2 active roots")
+            except RuntimeError:
+                transactional.exception(
+                    "Mutation failed",
+                    extra={
+                        "extra": {
+                            "operation": "removeGroup",
+                            "group_name": "unittesting",
+                            "user_email": "jdoe@example.com",
+                        }
+                    },
+                )
+        result.emitted = 6
+        audit.drain()
+        provider.force_flush()
+        exporter = configure.exporter()
+        if exporter is not None:
+            stats = exporter.stats
+            result.sent = stats.events_sent
+            result.requests = stats.requests
+            result.dropped = dict(stats.dropped)
+    finally:
+        configure.teardown()
+        exporter_logger.removeHandler(warnings)
+    result.warnings = warnings.lines
+    return result
+
+
+# --------------------------------------------------------------------------- showing the events
+
+
+def say(out: Callable[[str], None], text: str, indent: str = "") -> None:
+    """Prose, wrapped to the terminal's width."""
+    for line in textwrap.wrap(text, terminal_width(), initial_indent=indent, subsequent_indent=indent) or [""]:
+        out(line)
+
+
+def event_row(event: Mapping[str, Any]) -> list[str]:
+    extra = event_extra(event)
+    message = event_message(event)
+    problem = exception_line(event)
+    if problem:
+        message += "\n" + problem
+    return [
+        clock(event.get("@timestamp")),
+        str(event.get("level", "") or "-"),
+        _text(extra.get("log_type")) or "-",
+        _text(extra.get("user_email")) or "-",
+        message,
+        str(event.get("trace_id", ""))[:8] or "-",
+    ]
+
+
+def _streams(events: Sequence[Mapping[str, Any]]) -> list[str]:
+    present = {str(e.get("@logStream", "")) for e in events}
+    ordered = [s for s in STREAMS if s in present]
+    return ordered + sorted(present - set(ordered))
+
+
+def show_events(events: Sequence[Mapping[str, Any]], out: Callable[[str], None], width: int) -> None:
+    headers = ["time (UTC)", "level", "log type", "user", "message", "trace"]
+    for stream in _streams(events):
+        selected = [e for e in events if e.get("@logStream") == stream]
+        out("")
+        out(f'Stream "{stream}" ({len(selected)} event{"s" if len(selected) != 1 else ""})')
+        for line in render_table(headers, [event_row(e) for e in selected], width=width, wrap=4, max_column=24):
+            out(line)
+
+
+def _cell(name: str, value: Any) -> str:
+    return stamp(value) if name == "@timestamp" else _text(value)
+
+
+def show_queries(
+    events: Sequence[Mapping[str, Any]], out: Callable[[str], None], width: int, *, local: bool = True
+) -> None:
+    from .insights import run
+    from .queries import SEED_QUERIES
+
+    out("")
+    where = (
+        "the local endpoint cannot run Logs Insights queries" if local else "in AWS, run them in Logs Insights as well"
+    )
+    say(
+        out,
+        "The seed's two saved Logs Insights queries, evaluated here, locally, over the JSON read back, by "
+        f"otel_cw_exporter.insights ({where}):",
+    )
+    for number, query in enumerate(SEED_QUERIES, 1):
+        out("")
+        out(f"Saved query {number} of {len(SEED_QUERIES)}: {query.title} (verbatim)")
+        for line in query.query.splitlines():
+            out(f"    {line}")
+        rows = run(query.query, events)
+        out(f"  selects {len(rows)} of {len(events)} events:")
+        if not rows:
+            out("  (none)")
+            continue
+        columns = list(dict.fromkeys(name for row in rows for name in row))
+        wrap = columns.index("message") if "message" in columns else len(columns) - 1
+        table = [[_cell(name, row.get(name, "")) for name in columns] for row in rows]
+        for line in render_table(columns, table, width=width, wrap=wrap, max_column=24):
+            out(line)
+
+
+def show(
+    events: Sequence[Mapping[str, Any]], group: str, out: Callable[[str], None] = print, *, local: bool = True
+) -> None:
+    width = terminal_width()
+    streams = _streams(events)
+    say(
+        out,
+        f'Log group "{group}": {len(events)} events in {len(streams)} streams, read back from the endpoint '
+        "(trace ids cut to 8 of their 32 hex digits).",
+    )
+    show_events(events, out, width)
+    show_queries(events, out, width, local=local)
+
+
+def _dropped_text(workload: Workload) -> str:
+    if not workload.dropped:
+        return "none dropped"
+    return "dropped: " + ", ".join(f"{n} {reason}" for reason, n in sorted(workload.dropped.items()))
+
+
+def _workload_line(workload: Workload) -> str:
+    return (
+        f"Ran {len(workload.trace_ids)} traced requests: {workload.emitted} log records; "
+        f"the exporter sent {workload.sent} events ({_dropped_text(workload)})."
+    )
+
+
+def _check_delivered(workload: Workload) -> None:
+    if workload.sent >= workload.emitted:
+        return
+    reason = workload.warnings[0] if workload.warnings else _dropped_text(workload)
+    raise CliError(
+        f"the exporter delivered {workload.sent} of {workload.emitted} events: {_cut(reason, 400)}",
+        f"run `{PROG} doctor` with the same options",
+    )
+
+
+NEXT_STEPS = f"""
+Next:
+  {PROG} doctor --group NAME            check a configuration, step by step
+  {PROG} queries install --group NAME   save these queries (and 3 more) in AWS
+  {PROG} tail --group NAME --log-type Security   follow events as they arrive
+  {PROG} demo --aws                     into AWS instead (group {REMOTE_GROUP})"""
+
+WORKLOAD = """\
+The workload, through the real pipeline:
+  setup(service_name="integrates-demo", environment="production",
+        log_group_name="{group}", log_stream_name="application",
+        bridge_stdlib=True, create_log_group=True,
+        routes=[Route(when={{"log_type": "Security"}}, log_stream_name="security"),
+                Route(when={{"log_type": "Audit"}}, log_stream_name="audit")],
+        identity=JWTIdentityResolver(keys=<demo key>, algorithms=["HS256"], cookie_name="session"))
+  then four traced requests: the seed's cloudwatch_log() calls (users from their JWT cookies,
+  one of them expired) and a failing mutation logged with logging.getLogger(...).exception()."""
+
+
+# --------------------------------------------------------------------------- local and remote
+
+
+def _missing_local_extra() -> str | None:
+    """The module the local endpoint needs that is not installed, or None."""
+    try:
+        import moto.server  # noqa: F401
+    except ImportError as error:
+        return (error.name or "moto").split(".")[0]
+    return None
+
+
+def run_local(group: str, out: Callable[[str], None] = print) -> int:
+    missing = _missing_local_extra()
+    if missing:
+        raise CliError(
+            f"the demo's local CloudWatch Logs endpoint needs the 'local' extra ({missing} is not installed)",
+            "pip install 'otel-cw-exporter[local]' (from a checkout: pip install -e '.[local]'), "
+            "or send to a real endpoint with --aws or --endpoint-url",
+            EXIT_USAGE,
+        )
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no request log lines from the local server
+    from .testing import LocalCloudWatchLogs
+
+    with LocalCloudWatchLogs() as endpoint:
+        say(
+            out,
+            f"Local CloudWatch Logs endpoint at {endpoint.url} (moto, in this process; nothing leaves this machine).",
+        )
+        out("")
+        out(WORKLOAD.format(group=group))
+        workload = run_workload(endpoint.client(), group)
+        say(out, _workload_line(workload))
+        _check_delivered(workload)
+        events = endpoint.events(group)
+    out("")
+    show(events, group, out)
+    out(NEXT_STEPS)
+    return EXIT_OK
+
+
+def run_remote(args: argparse.Namespace, out: Callable[[str], None] = print) -> int:
+    group = args.group or REMOTE_GROUP
+    session = make_session(args.profile)
+    region = args.region or session.region_name
+    if not region:
+        raise CliError("no AWS region configured", region_fix(), EXIT_USAGE)
+    if session.get_credentials() is None:
+        raise CliError(
+            "no AWS credentials found",
+            "configure AWS credentials (environment, profile, or instance role), or run the demo without "
+            "--aws/--endpoint-url to use a local endpoint",
+            EXIT_USAGE,
+        )
+    aws = Aws(None, session, region, args.endpoint_url)
+    client = aws.logs()
+    endpoint = client.meta.endpoint_url
+    try:  # reachable, and the credentials accepted? (DescribeLogGroups may be denied: fine)
+        client.describe_log_groups(logGroupNamePrefix=group, limit=1)
+    except Exception as error:
+        problem = describe_error(error, group=group, region=region, endpoint=endpoint)
+        if not problem.message.startswith("access denied"):
+            raise problem from None
+    say(out, f'Sending to {endpoint} (region {region}), log group "{group}": real CloudWatch Logs calls.')
+    out("")
+    out(WORKLOAD.format(group=group))
+    started = int(time.time() * 1000) - 5000
+    workload = run_workload(client, group, retention_days=1)
+    say(out, _workload_line(workload))
+    _check_delivered(workload)
+    ours = set(workload.trace_ids)
+    events: list[dict[str, Any]] = []
+    deadline = time.monotonic() + 30
+    from .insights import event_from_log_event
+
+    while True:  # CloudWatch makes stored events readable within seconds
+        raw = fetch_events(client, aws, group, start_ms=started)
+        parsed = [event_from_log_event(e, group) for e in raw]
+        events = [e for e in parsed if e.get("trace_id") in ours]
+        if len(events) >= workload.emitted or time.monotonic() > deadline:
+            break
+        time.sleep(1.0)
+    events.sort(key=lambda e: (e.get("@timestamp", 0), e.get("@logStream", "")))
+    if len(events) < workload.emitted:
+        out(f"note: only {len(events)} of {workload.emitted} events were readable after 30 s")
+    out("")
+    show(events, group, out, local=False)
+    out("")
+    say(
+        out,
+        "The events are in your account: run the same queries in Logs Insights, or "
+        f"`{PROG} queries install --group {group}`. The group keeps events 1 day when the demo created it.",
+    )
+    return EXIT_OK if len(events) >= workload.emitted else EXIT_FAILED
+
+
+def run(args: argparse.Namespace) -> int:
+    """The ``demo`` command."""
+    if args.aws or args.endpoint_url:
+        return run_remote(args)
+    return run_local(args.group or LOCAL_GROUP)

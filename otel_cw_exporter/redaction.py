@@ -1,0 +1,307 @@
+"""Mask secrets before a log record leaves the process: values under secret keys, and raw tokens anywhere.
+
+Two rules. (1) A mapping key is secret when its normalised form (lowercased; ``-``, ``.`` and spaces
+turned into ``_``) equals or *contains* a configured key normalised the same way, so ``password``
+also catches ``db_password`` and ``X-Api-Key``, and ``authorization`` catches
+``http.request.header.authorization``; the value under it becomes the mask, whatever its type. (2) Any
+string value anywhere, the body included, loses JWT-looking tokens (``eyJ…`` base64url segments)
+and the credentials of ``Bearer …``/``Basic …``, so a raw token never leaves even under an innocent
+key or inside a message. Keys themselves are never rewritten.
+
+This runs for every log record, so the common case costs little: nothing is copied unless something
+changes (the very same object comes back), and strings get a substring check before any regex.
+It never raises: cycles and nesting deeper than ``max_depth`` become the mask, odd keys are
+never secret, objects it does not know (and their ``str()``) are left as they are.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+__all__ = ["DEFAULT_MASK", "DEFAULT_MAX_DEPTH", "DEFAULT_SECRET_KEYS", "Redactor", "normalise_key"]
+
+#: Matched by containment after normalisation (see :func:`normalise_key`): ``token`` covers
+#: ``access_token``, ``refresh_token``, ``x-amz-security-token``; ``secret`` covers ``client_secret``
+#: and ``aws_secret_access_key``; ``credential`` covers ``credentials``; ``cookie`` covers ``set-cookie``.
+DEFAULT_SECRET_KEYS: tuple[str, ...] = (
+    "authorization",
+    "cookie",
+    "set-cookie",
+    "password",
+    "passwd",
+    "passphrase",
+    "secret",
+    "token",
+    "api_key",
+    "apikey",
+    "x-api-key",
+    "access_key",
+    "private_key",
+    "session",
+    "jwt",
+    "credential",
+)
+DEFAULT_MASK = "[REDACTED]"
+#: Containers nested deeper than this are replaced by the mask rather than walked.
+DEFAULT_MAX_DEPTH = 32
+
+_NORMALISE = str.maketrans({"-": "_", ".": "_", " ": "_"})
+# A JWS (3 segments) or JWE (5) in compact form; the header is JSON, so its base64url starts "eyJ".
+_JWT = re.compile(r"eyJ[A-Za-z0-9_=-]*\.[A-Za-z0-9_=-]*\.[A-Za-z0-9_=-]*(?:\.[A-Za-z0-9_=-]*\.[A-Za-z0-9_=-]*)?")
+_BEARER = re.compile(r"\b(bearer\s+)([A-Za-z0-9\-._~+/]+=*)", re.IGNORECASE)
+_BASIC = re.compile(r"\b(basic\s+)([A-Za-z0-9+/]+=*)", re.IGNORECASE)
+_SCALARS = frozenset({int, float, bool, type(None), complex})
+_IN_PROGRESS = object()
+_MAX_KEY_CACHE = 4096
+
+
+def normalise_key(key: str) -> str:
+    """``"X-Api.Key"`` -> ``"x_api_key"``: how keys are compared, so spellings of one name match."""
+    return key.lower().translate(_NORMALISE)
+
+
+def _hinted(text: str) -> bool:
+    """The cheap test before any regex: could ``text`` hold a JWT or a Bearer/Basic credential?"""
+    return "eyJ" in text or "earer" in text or "EARER" in text or "asic" in text or "ASIC" in text
+
+
+def _whole(text: str, match: re.Match[str]) -> bool:
+    """Whether the match is the entire (stripped) string: then it is a header value, masked as is."""
+    return match.start() == len(text) - len(text.lstrip()) and match.end() == len(text.rstrip())
+
+
+def _basic_credentials(encoded: str) -> bool:
+    """Whether ``encoded`` is base64 of ``user:password`` (so "basic idea" is left alone)."""
+    try:
+        decoded = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return b":" in decoded
+
+
+class Redactor:
+    """Masks secrets in log values; see the module docstring for the rules.
+
+    ``keys`` are secret key names (``()`` masks no keys); ``mask`` replaces what is secret;
+    ``scrub_tokens`` turns the JWT/Bearer/Basic scrubbing of strings on (default) or off;
+    ``max_depth`` bounds the walk. Thread-safe: the only shared state is a cache of key decisions.
+    """
+
+    def __init__(
+        self,
+        keys: Iterable[str] = DEFAULT_SECRET_KEYS,
+        mask: str = DEFAULT_MASK,
+        *,
+        scrub_tokens: bool = True,
+        max_depth: int = DEFAULT_MAX_DEPTH,
+    ) -> None:
+        names = (keys,) if isinstance(keys, str) else tuple(keys)
+        normalised: list[str] = []
+        for name in names:
+            if not isinstance(name, str) or not normalise_key(name).strip("_"):
+                raise ValueError(f"redaction keys must be non-empty names such as 'password', got {name!r}")
+            normalised.append(normalise_key(name))
+        if not isinstance(mask, str):
+            raise ValueError(f"mask must be a str, got {mask!r}")
+        if isinstance(max_depth, bool) or not isinstance(max_depth, int) or max_depth < 1:
+            raise ValueError(f"max_depth must be an int >= 1, got {max_depth!r}")
+        self._keys = tuple(dict.fromkeys(normalised))
+        self._mask = mask
+        self._scrub_tokens = bool(scrub_tokens)
+        self._max_depth = max_depth
+        self._active = bool(self._keys) or self._scrub_tokens
+        # key -> secret?; keys repeat across records, so each is normalised once. A plain dict: under
+        # the GIL a lost race only costs a recomputation.
+        self._decisions: dict[object, bool] = {}
+
+    @classmethod
+    def disabled(cls) -> Redactor:
+        """A redactor that changes nothing (no key masking, no token scrubbing)."""
+        return cls(keys=(), scrub_tokens=False)
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """The secret key names, normalised."""
+        return self._keys
+
+    @property
+    def mask(self) -> str:
+        return self._mask
+
+    def __repr__(self) -> str:
+        return f"Redactor(keys={list(self._keys)}, mask={self._mask!r}, scrub_tokens={self._scrub_tokens})"
+
+    def is_secret(self, key: object) -> bool:
+        """Whether a mapping key names a secret; only ``str`` (and ``bytes``) keys can."""
+        decision = self._decisions.get(key) if isinstance(key, (str, bytes)) else False
+        if decision is None:
+            text = key.decode("latin-1") if isinstance(key, bytes) else str(key)
+            normalised = normalise_key(text)
+            decision = any(name in normalised for name in self._keys)
+            if len(self._decisions) >= _MAX_KEY_CACHE:
+                self._decisions.clear()
+            self._decisions[key] = decision
+        return decision
+
+    def redact(self, value: Any) -> Any:
+        """``value`` with secrets masked; the very same object when nothing needed masking. Never raises."""
+        if not self._active:
+            return value
+        try:
+            kind = type(value)
+            if kind is str:
+                return self._scrub(value) if self._scrub_tokens and _hinted(value) else value
+            if kind in _SCALARS:
+                return value
+            return self._walk(value, 0, {})
+        except Exception:
+            return self._mask  # a value we could not inspect must not leave unmasked
+
+    __call__ = redact
+
+    def scrub(self, text: str) -> str:
+        """``text`` with JWTs and Bearer/Basic credentials masked (the same object when there are none)."""
+        try:
+            return self._scrub(text)
+        except Exception:
+            return self._mask
+
+    # -- internals -----------------------------------------------------------------------------------
+
+    def _scrub(self, text: str) -> str:
+        result = text
+        if "eyJ" in result:
+            result = _JWT.sub(self._replace, result)
+        if "earer" in result or "EARER" in result:
+            result = _BEARER.sub(self._bearer, result)
+        if "asic" in result or "ASIC" in result:
+            result = _BASIC.sub(self._basic, result)
+        return text if result is text or result == text else result
+
+    def _replace(self, match: re.Match[str]) -> str:
+        return self._mask
+
+    def _bearer(self, match: re.Match[str]) -> str:
+        credentials = match.group(2)
+        # Inside prose, "bearer" is a word: mask only what looks like a token (8+ chars, not a plain
+        # lowercase word); a whole string such as a header value is masked whatever it holds.
+        looks_like_token = len(credentials) >= 8 and not (credentials.isalpha() and credentials.islower())
+        if credentials == self._mask or not (looks_like_token or _whole(match.string, match)):
+            return match.group(0)
+        return match.group(1) + self._mask
+
+    def _basic(self, match: re.Match[str]) -> str:
+        credentials = match.group(2)
+        if credentials == self._mask or not (_basic_credentials(credentials) or _whole(match.string, match)):
+            return match.group(0)
+        return match.group(1) + self._mask
+
+    def _walk(self, value: Any, depth: int, memo: dict[int, Any]) -> Any:
+        kind = type(value)
+        if kind is str:
+            return self._scrub(value) if self._scrub_tokens and _hinted(value) else value
+        if kind in _SCALARS:
+            return value
+        if kind is dict:
+            walk: Callable[[Any, int, dict[int, Any]], Any] = self._mapping
+        elif kind is list or kind is tuple:
+            walk = self._sequence
+        elif isinstance(value, str):  # a str subclass: a plain str only when something changed
+            if not (self._scrub_tokens and _hinted(value)):
+                return value
+            scrubbed = self._scrub(str(value))
+            return value if scrubbed == value else scrubbed
+        elif isinstance(value, (bytes, bytearray)):
+            return self._scrub_bytes(value) if self._scrub_tokens else value
+        elif isinstance(value, Mapping):
+            walk = self._mapping
+        elif isinstance(value, (list, tuple)):
+            walk = self._sequence
+        elif isinstance(value, (set, frozenset)):
+            walk = self._set
+        else:
+            return value  # an object we do not know: left as it is
+        seen = memo.get(id(value))
+        if seen is _IN_PROGRESS or depth >= self._max_depth:
+            return self._mask  # a cycle, or absurd nesting: cut here rather than walk forever
+        if seen is not None:
+            return seen  # shared (not cyclic) containers are walked once
+        memo[id(value)] = _IN_PROGRESS
+        try:
+            result = walk(value, depth, memo)
+        except Exception:
+            result = self._mask  # e.g. a mapping whose items() raises: mask rather than leak
+        memo[id(value)] = result
+        return result
+
+    def _mapping(self, value: Mapping[Any, Any], depth: int, memo: dict[int, Any]) -> Any:
+        copy: dict[Any, Any] | None = None
+        check_keys = bool(self._keys)
+        scrub = self._scrub_tokens
+        decisions = self._decisions
+        mask = self._mask
+        for key, item in value.items():
+            if check_keys:
+                secret = decisions.get(key) if type(key) is str else None
+                if secret is None:
+                    secret = self.is_secret(key)
+                if secret:
+                    if item is mask or (type(item) is str and item == mask):
+                        continue
+                    if copy is None:
+                        copy = dict(value)
+                    copy[key] = mask
+                    continue
+            kind = type(item)
+            if kind is str:  # _hinted(), inlined: this is the hottest line
+                if not scrub or not (
+                    "eyJ" in item or "earer" in item or "EARER" in item or "asic" in item or "ASIC" in item
+                ):
+                    continue
+                new = self._scrub(item)
+            elif kind in _SCALARS:
+                continue
+            else:
+                new = self._walk(item, depth + 1, memo)
+            if new is item:
+                continue
+            if copy is None:
+                copy = dict(value)
+            copy[key] = new
+        return value if copy is None else copy
+
+    def _sequence(self, value: list[Any] | tuple[Any, ...], depth: int, memo: dict[int, Any]) -> Any:
+        copy: list[Any] | None = None
+        for index, item in enumerate(value):
+            kind = type(item)
+            if kind in _SCALARS or (kind is str and not (self._scrub_tokens and _hinted(item))):
+                continue
+            new = self._walk(item, depth + 1, memo)
+            if new is not item:
+                if copy is None:
+                    copy = list(value)
+                copy[index] = new
+        if copy is None:
+            return value
+        return copy if isinstance(value, list) else tuple(copy)
+
+    def _set(self, value: set[Any] | frozenset[Any], depth: int, memo: dict[int, Any]) -> Any:
+        items = [(item, self._walk(item, depth + 1, memo)) for item in value]
+        if all(new is item for item, new in items):
+            return value
+        rebuilt = [new for _, new in items]
+        return frozenset(rebuilt) if isinstance(value, frozenset) else set(rebuilt)
+
+    def _scrub_bytes(self, value: bytes | bytearray) -> Any:
+        if not any(hint in value for hint in (b"eyJ", b"earer", b"EARER", b"asic", b"ASIC")):
+            return value
+        text = bytes(value).decode("latin-1")  # one char per byte, so the rest round-trips exactly
+        scrubbed = self._scrub(text)
+        if scrubbed is text or scrubbed == text:
+            return value
+        data = scrubbed.encode("latin-1", errors="replace")
+        return bytearray(data) if isinstance(value, bytearray) else data
