@@ -17,11 +17,28 @@ from .encoding import Event
 from .feedback import exporting
 from .retry import HINTS, Backoff, Verdict, classify, error_code
 from .telemetry import Telemetry
+from .wire import PLACEHOLDER_EVENTS, put_log_events_body
 
 _logger = logging.getLogger("otel_cw_exporter")
 
 #: Most InvalidParameter answers spent isolating bad events in one request before giving up on it.
 MAX_ISOLATION_STEPS = 64
+
+#: The body :meth:`Delivery._put` wrote, for the hook below, on the thread making the call.
+_body = threading.local()
+_BODY_HOOK_ID = "otel-cw-exporter-body"
+
+
+def _swap_in_body(params: dict[str, Any], **_: Any) -> None:
+    """botocore's ``before-call`` hook: our body replaces the placeholder's before signing.
+
+    Registered on the client (a user's too); it acts only inside our own ``_put`` on this thread, so
+    other callers of the same client are untouched.
+    """
+    data = getattr(_body, "data", None)
+    if data is not None:
+        params["body"] = data
+        _body.data = None
 
 
 @dataclass(frozen=True)
@@ -80,7 +97,11 @@ class Delivery:
             return client
         with self._lock:
             if self._client is None or self._client_pid != pid:
-                self._client = self._client_factory()
+                client = self._client_factory()
+                client.meta.events.register(
+                    "before-call.cloudwatch-logs.PutLogEvents", _swap_in_body, unique_id=_BODY_HOOK_ID
+                )
+                self._client = client
                 self._client_pid = pid
             return self._client
 
@@ -218,15 +239,21 @@ class Delivery:
             return None
 
     def _put(self, request: Request, events: list[Event]) -> Any:
+        """One PutLogEvents call whose body we wrote (see :mod:`wire`); botocore signs and sends it."""
+        client = self.client()
         kwargs: dict[str, Any] = {
             "logGroupName": request.group,
             "logStreamName": request.stream,
-            "logEvents": [{"timestamp": event.timestamp, "message": event.message} for event in events],
+            "logEvents": list(PLACEHOLDER_EVENTS),
         }
         if request.entity:
             kwargs["entity"] = request.entity
         self._telemetry.add("requests")
-        return self.client().put_log_events(**kwargs)
+        _body.data = put_log_events_body(request.group, request.stream, events, request.entity)
+        try:
+            return client.put_log_events(**kwargs)
+        finally:
+            _body.data = None
 
     def _count_response(self, response: Any, count: int) -> None:
         rejected = response.get("rejectedLogEventsInfo") or {}

@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 from opentelemetry.sdk._logs import ReadableLogRecord
 from opentelemetry.sdk.resources import Resource
 
-from .jsonsafe import dumps, sanitize, utf8_size
+from .jsonsafe import dumps_sized, sanitize, utf8_size
 from .limits import EVENT_OVERHEAD, MAX_EVENT_BYTES
 from .truncation import fit
 
@@ -23,6 +23,10 @@ ENVIRONMENT_RESOURCE_KEYS = ("deployment.environment.name", "deployment.environm
 NESTED_EXTRA_KEY = "extra"
 
 Redact = Callable[[Any], Any]
+
+# Where an attribute goes: ``extra``, ``exception``, ``code``, or merged from the nested ``extra``.
+_EXTRA, _EXCEPTION, _CODE, _NESTED = range(4)
+_MAX_KINDS = 4096
 
 
 class Event(NamedTuple):
@@ -115,6 +119,7 @@ class EventEncoder:
         self._redact = redact
         self._limit = max_event_bytes - EVENT_OVERHEAD
         self._clock = _Clock()
+        self._kinds: dict[str, int] = {}
         # id(resource) -> (resource, attributes dict, environment); one provider means one entry.
         self._resources: dict[int, tuple[Resource, dict[str, Any], Any]] = {}
 
@@ -134,38 +139,67 @@ class EventEncoder:
         self._resources[id(resource)] = (resource, attributes, environment)
         return attributes, environment
 
+    def _kind(self, key: str) -> int:
+        """Which part of the event an attribute key feeds; keys repeat, so each is classified once."""
+        kind = self._kinds.get(key)
+        if kind is None:
+            if key.startswith("exception."):
+                kind = _EXCEPTION
+            elif key.startswith("code."):
+                kind = _CODE
+            elif key == NESTED_EXTRA_KEY:
+                kind = _NESTED
+            else:
+                kind = _EXTRA
+            if len(self._kinds) >= _MAX_KINDS:
+                self._kinds.clear()
+            self._kinds[key] = kind
+        return kind
+
     def fields(self, record: ReadableLogRecord, ns: int) -> dict[str, Any]:
         """The event as a dict, in the schema's field order; ``ns`` is the record's time."""
         log_record = record.log_record
-        body = log_record.body
+        attributes = log_record.attributes
+        # The SDK's BoundedAttributes is a Mapping whose Python-level __iter__/__getitem__ cost more than
+        # the rest of this loop: read the dict it wraps when there is one.
+        items = getattr(attributes, "_dict", attributes) or {}
         extra: dict[str, Any] = {}
         nested: Any = None
         exception: dict[str, Any] = {}
         code: dict[str, Any] = {}
-        for key, value in (log_record.attributes or {}).items():
-            if key.startswith("exception."):
-                exception[key[10:]] = value
-            elif key.startswith("code."):
+        kinds = self._kinds
+        for key, value in items.items():
+            kind = kinds.get(key) if type(key) is str else _EXTRA
+            if kind is None:
+                kind = self._kind(key)
+            if kind == _EXTRA:
+                extra[key] = value
+            elif kind == _CODE:
                 code[key[5:]] = value
-            elif key == NESTED_EXTRA_KEY and isinstance(value, Mapping):
+            elif kind == _EXCEPTION:
+                exception[key[10:]] = value
+            elif isinstance(value, Mapping):
                 nested = value
             else:
                 extra[key] = value
         if nested is not None:
             extra.update(nested)
         resource, environment = self._resource(record.resource)
-        if "environment" not in extra and environment is not None:
+        if environment is not None and "environment" not in extra:
             extra["environment"] = environment
-        if self._redact is not None:
-            body = self._redact(body)
-            extra = self._redact(extra)
-            exception = self._redact(exception)
-
+        body = log_record.body
+        redact = self._redact
+        if redact is not None:
+            body = redact(body)
+            extra = redact(extra)
+            if exception:
+                exception = redact(exception)
+        scope = record.instrumentation_scope
         fields: dict[str, Any] = {
             "timestamp": self._clock.iso(ns),
-            "level": level_name(record),
+            "level": log_record.severity_text or level_name(record),
             "message": "" if body is None else body,
-            "logger": scope_name(record),
+            "logger": scope.name if scope is not None else "",
             "extra": extra,
         }
         if exception:
@@ -189,8 +223,7 @@ class EventEncoder:
     def encode(self, record: ReadableLogRecord) -> Event:
         ns = timestamp_ns(record)
         fields = self.fields(record, ns)
-        text = dumps(fields)
-        size = utf8_size(text)
+        text, size = dumps_sized(fields)
         if size > self._limit:
             fields["resource"] = dict(fields["resource"])  # the cached dict must not be cut in place
             text = fit(fields, text, self._limit)

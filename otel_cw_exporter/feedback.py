@@ -72,4 +72,8 @@ def exporting_now() -> bool:
 
 
 def is_feedback(attributes: Mapping[str, Any] | None) -> bool:
-    return bool(attributes) and attributes.get(MARKER) is True  # type: ignore[union-attr]
+    """True for a record tagged while exporting (the SDK's attribute mapping is read through its dict)."""
+    if not attributes:
+        return False
+    plain: Mapping[str, Any] = getattr(attributes, "_dict", attributes)
+    return plain.get(MARKER) is True

@@ -1,7 +1,12 @@
 """Turn any Python value into JSON text that is valid, whatever the application logged.
 
-The fast path is the stdlib encoder with a ``default`` hook; only when that fails (NaN, a cycle, absurd
-nesting, keys that are not strings) do we walk the value once and rebuild it from safe parts.
+Three tiers, each taken only when the one before refuses: orjson when it is installed (the ``fast``
+extra; about 5 us less per event), the stdlib encoder with a ``default`` hook, and, when that fails too
+(NaN, a cycle, absurd nesting, keys that are not strings), one walk that rebuilds the value from safe
+parts. orjson refuses by itself what needs the slower tiers (lone surrogates, integers beyond 64 bits,
+keys that are not strings, deep nesting), except NaN and infinities, which it writes as ``null``: its
+output is kept only when it holds no ``null`` at all. The tiers give the same JSON values; only the
+spelling of some floats differs (``1e16`` against ``1e+16``).
 """
 
 from __future__ import annotations
@@ -18,6 +23,18 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 from uuid import UUID
+
+
+def _load_orjson() -> Any:
+    """orjson when installed (the ``fast`` extra), else None."""
+    try:
+        import orjson
+    except ImportError:  # pragma: no cover - depends on the environment
+        return None
+    return orjson
+
+
+_orjson: Any = _load_orjson()
 
 #: Nesting deeper than this is replaced by a marker string (the SDK itself allows any depth).
 MAX_DEPTH = 64
@@ -53,7 +70,7 @@ def _convert(value: Any) -> Any:
     if isinstance(value, _dt.timedelta):
         return value.total_seconds()
     if isinstance(value, Enum):
-        return value.value if isinstance(value.value, (str, int, float, bool)) else value.name
+        return value.value
     if isinstance(value, (Decimal, UUID)):
         return str(value)
     if isinstance(value, Set):
@@ -69,6 +86,14 @@ def _convert(value: Any) -> Any:
         return list(value)
     if isinstance(value, BaseException):
         return f"{type(value).__name__}: {safe_str(value)}"
+    if isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, int):  # subclasses, which orjson hands here: as the stdlib writes them
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    if isinstance(value, str):
+        return str.__str__(value)
     return safe_str(value)
 
 
@@ -141,13 +166,68 @@ def _clean_text(text: str) -> str:
     return text
 
 
+#: orjson hands these to ``default`` (so to :func:`_convert`) instead of writing them its own way.
+_ORJSON_OPTIONS = (
+    0
+    if _orjson is None
+    else _orjson.OPT_PASSTHROUGH_DATETIME | _orjson.OPT_PASSTHROUGH_DATACLASS | _orjson.OPT_PASSTHROUGH_SUBCLASS
+)
+
+
+def _fast(value: Any) -> bytes | None:
+    """orjson's UTF-8 text, or None when a slower tier must do it (see the module's docstring)."""
+    try:
+        data: bytes = _orjson.dumps(value, default=_default, option=_ORJSON_OPTIONS)
+    except (TypeError, ValueError, RecursionError):  # orjson.JSONEncodeError is a TypeError
+        return None
+    return None if b"null" in data else data
+
+
+def dumps_sized(value: Any) -> tuple[str, int]:
+    """Compact JSON text for any value and its UTF-8 length; never raises."""
+    if _orjson is not None:
+        data = _fast(value)
+        if data is not None:
+            return data.decode("utf-8"), len(data)
+    text = _slow(value)
+    return text, utf8_size(text)
+
+
 def dumps(value: Any) -> str:
     """Compact JSON text for any value; never raises."""
+    if _orjson is not None:
+        data = _fast(value)
+        if data is not None:
+            return data.decode("utf-8")
+    return _slow(value)
+
+
+def _slow(value: Any) -> str:
     try:
         text = _ENCODER.encode(value)
     except (ValueError, TypeError, RecursionError):
         text = _ENCODER.encode(sanitize(value))
     return _clean_text(text)
+
+
+def plain_bytes(value: Any) -> bytes:
+    """UTF-8 JSON of a value made only of JSON types and clean text (a request body)."""
+    if _orjson is not None:
+        try:
+            data: bytes = _orjson.dumps(value)
+        except TypeError:
+            pass
+        else:
+            return data
+    return _PLAIN_ENCODER.encode(value).encode("utf-8", "surrogatepass")
+
+
+def use_orjson(enabled: bool) -> bool:
+    """Turn the orjson tier on or off (tests compare the tiers); returns whether it was on."""
+    global _orjson  # noqa: PLW0603 - one process-wide switch
+    was = _orjson is not None
+    _orjson = _load_orjson() if enabled else None
+    return was
 
 
 def encoded_size(value: str) -> int:

@@ -237,7 +237,7 @@ class LocalCloudWatchLogs:
                 )
                 from werkzeug.serving import make_server
 
-                class _QuietHandler(MotoRequestHandler):  # type: ignore[misc]
+                class _QuietHandler(MotoRequestHandler):
                     # One access-log line per request would, in a process that bridges the root
                     # logger to OTel, become a record to export: a request, a line, a request...
                     def log_request(self, *args: Any, **kwargs: Any) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import socket
 import threading
@@ -11,7 +12,7 @@ from typing import Any
 import pytest
 from opentelemetry.sdk._logs.export import LogRecordExportResult
 
-from otel_cw_exporter import CloudWatchLogRecordExporter
+from otel_cw_exporter import CloudWatchLogRecordExporter, jsonsafe
 from otel_cw_exporter.retry import Backoff
 from otel_cw_exporter.testing import Call, Fault, LocalCloudWatchLogs
 
@@ -301,3 +302,27 @@ def test_classification() -> None:
     assert classify(NoCredentialsError()) is Verdict.FATAL
     assert classify(EndpointConnectionError(endpoint_url="http://x")) is Verdict.UNREACHABLE
     assert classify(ReadTimeoutError(endpoint_url="http://x")) is Verdict.RETRY
+
+
+@pytest.mark.parametrize("enabled", [True, False], ids=["orjson", "stdlib"])
+def test_our_request_body_is_stored_and_the_clients_other_calls_are_untouched(
+    cloudwatch_logs: LocalCloudWatchLogs, enabled: bool
+) -> None:
+    # The exporter writes the PutLogEvents body itself and swaps it in through a botocore hook on the
+    # (here user-given) client: every event must arrive as written, and the client's own calls as theirs.
+    client = cloudwatch_logs.client()
+    exporter = exporter_for(cloudwatch_logs, client=client)
+    was = jsonsafe.use_orjson(enabled)
+    try:
+        result = exporter.export(records(300, note='é 日本 😀 "quoted" \\ back'))
+    finally:
+        jsonsafe.use_orjson(was)
+    assert result is LogRecordExportResult.SUCCESS
+    now = int(time.time() * 1000)
+    client.put_log_events(logGroupName=GROUP, logStreamName="s", logEvents=[{"timestamp": now, "message": "theirs"}])
+    messages = [event["message"] for event in cloudwatch_logs.raw_events(GROUP, "s")]
+    assert messages.count("theirs") == 1
+    ours = [json.loads(message) for message in messages if message != "theirs"]
+    assert sorted(event["extra"]["i"] for event in ours) == list(range(300))
+    assert {event["extra"]["note"] for event in ours} == {'é 日本 😀 "quoted" \\ back'}
+    assert exporter.stats.events_sent == 300 and cloudwatch_logs.invalid_requests == 0

@@ -2,24 +2,30 @@
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import dataclasses
 import datetime as dt
 import enum
 import json
 import math
 import uuid
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from opentelemetry._logs import SeverityNumber
 from opentelemetry.sdk.resources import Resource
 
-from otel_cw_exporter.encoding import EventEncoder, level_name, xray_trace_id
+from otel_cw_exporter import jsonsafe
+from otel_cw_exporter.encoding import Event, EventEncoder, level_name, xray_trace_id
 from otel_cw_exporter.jsonsafe import dumps
 from otel_cw_exporter.limits import EVENT_OVERHEAD, MAX_EVENT_BYTES
 from otel_cw_exporter.truncation import MARK
+from otel_cw_exporter.wire import put_log_events_body
 
 from .support import make_record
 
@@ -147,7 +153,7 @@ def test_event_name_and_timestamp_fallbacks() -> None:
 
 class Color(enum.Enum):
     RED = "red"
-    OBJ = object()
+    PAIR = (1, "b")
 
 
 @dataclasses.dataclass
@@ -181,7 +187,7 @@ def test_awkward_values_become_valid_readable_json() -> None:
         "dec": Decimal("1.10"),
         "uuid": uuid.UUID(int=1),
         "enum": Color.RED,
-        "enum_obj": Color.OBJ,
+        "enum_pair": Color.PAIR,
         "set": {3, 1, 2},
         "tuple": (1, "a"),
         "dc": Point(1, 2.5),
@@ -200,7 +206,7 @@ def test_awkward_values_become_valid_readable_json() -> None:
     assert extra["date"] == "2026-11-24"
     assert extra["dec"] == "1.10"
     assert extra["uuid"] == "00000000-0000-0000-0000-000000000001"
-    assert extra["enum"] == "red" and extra["enum_obj"] == "OBJ"
+    assert extra["enum"] == "red" and extra["enum_pair"] == [1, "b"]  # by value, whatever the value
     assert extra["set"] == [1, 2, 3]
     assert extra["tuple"] == [1, "a"]
     assert extra["dc"] == {"x": 1, "y": 2.5}
@@ -304,3 +310,87 @@ def test_resource_cache_is_not_cut_in_place() -> None:
     assert first["resource"]["big"].endswith(MARK)
     again = encoder._resource(resource)[0]
     assert again["big"] == "r" * 1_100_000
+
+
+@contextlib.contextmanager
+def orjson_tier(enabled: bool) -> Iterator[None]:
+    was = jsonsafe.use_orjson(enabled)
+    try:
+        yield
+    finally:
+        jsonsafe.use_orjson(was)
+
+
+def test_the_orjson_tier_is_installed_for_the_suite() -> None:
+    # The test extra installs orjson, so the fast tier is what the rest of this file exercises.
+    assert jsonsafe._orjson is not None
+
+
+@settings(max_examples=300, deadline=None)
+@given(body=json_values, attributes=st.dictionaries(st.text(), json_values, max_size=5))
+def test_the_orjson_and_stdlib_tiers_write_the_same_event(body: Any, attributes: dict[str, Any]) -> None:
+    record = make_record(body, attributes)
+    with orjson_tier(True):
+        fast = EventEncoder().encode(record)
+    with orjson_tier(False):
+        slow = EventEncoder().encode(record)
+    assert json.loads(fast.message) == json.loads(slow.message)
+    assert fast.size == len(fast.message.encode("utf-8")) + EVENT_OVERHEAD
+    assert (fast.timestamp, fast.truncated) == (slow.timestamp, slow.truncated)
+
+
+def test_the_seed_event_is_byte_identical_in_both_tiers() -> None:
+    record = make_record(
+        "Added secret",
+        {"extra": {"user_email": "jdoe@example.com", "log_type": "Security", "n": 3, "ok": True, "r": 0.5}},
+        trace_id=TRACE,
+        span_id=SPAN,
+    )
+    with orjson_tier(True):
+        fast = EventEncoder().encode(record)
+    with orjson_tier(False):
+        slow = EventEncoder().encode(record)
+    assert fast == slow
+
+
+@pytest.mark.parametrize("enabled", [True, False], ids=["orjson", "stdlib"])
+def test_nan_and_null_take_the_safe_tier(enabled: bool) -> None:
+    # orjson writes NaN as null; the schema wants "NaN", and a real null must stay null.
+    with orjson_tier(enabled):
+        body = encode(make_record("m", {"nan": math.nan, "none": None, "inf": [math.inf]}))
+    assert body["extra"] == {"nan": "NaN", "none": None, "inf": ["Infinity"], "environment": "production"}
+
+
+@pytest.mark.parametrize("enabled", [True, False], ids=["orjson", "stdlib"])
+def test_subclasses_are_written_as_their_base_type(enabled: bool) -> None:
+    class Count(int):
+        def __str__(self) -> str:
+            return "not this"
+
+    class Name(str):
+        pass
+
+    class Ordered(collections.OrderedDict):  # type: ignore[type-arg]
+        pass
+
+    with orjson_tier(enabled):
+        body = encode(make_record("m", {"count": Count(7), "name": Name("x"), "ordered": Ordered(b=1)}))
+    assert body["extra"]["count"] == 7 and body["extra"]["name"] == "x" and body["extra"]["ordered"] == {"b": 1}
+
+
+@pytest.mark.parametrize("enabled", [True, False], ids=["orjson", "stdlib"])
+def test_the_request_body_is_what_botocore_would_send(enabled: bool) -> None:
+    events = [
+        Event(1, '{"message":"é \\"q\\""}', 0, False),
+        Event(2, "日本語 😀", 0, False),
+    ]
+    entity = {"keyAttributes": {"Type": "Service", "Name": "svc"}}
+    with orjson_tier(enabled):
+        body = put_log_events_body("g", "s", events, entity)
+    assert json.loads(body) == {
+        "logGroupName": "g",
+        "logStreamName": "s",
+        "logEvents": [{"timestamp": e.timestamp, "message": e.message} for e in events],
+        "entity": entity,
+    }
+    assert "entity" not in json.loads(put_log_events_body("g", "s", events, None))
