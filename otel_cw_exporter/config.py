@@ -153,10 +153,12 @@ def resolve(arguments: Mapping[str, Any], environ: Mapping[str, str] | None = No
                 continue
             value = parse(name, text)
         values[option] = value
-    if "environments" in values and values["environments"] is not None:
-        values["environments"] = frozenset(values["environments"])
-    if "redact_keys" in values and values["redact_keys"] is not None:
-        values["redact_keys"] = frozenset(values["redact_keys"])
+    for option in ("environments", "redact_keys"):
+        value = values.get(option)
+        if isinstance(value, str):  # one name, or names separated by commas as in the variable
+            values[option] = _set(option, value)
+        elif value is not None:
+            values[option] = frozenset(value)
     if "tags" in values:
         values["tags"] = dict(values["tags"])
     values.setdefault("log_group_name", "")

@@ -9,7 +9,8 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,12 +22,15 @@ from .wire import PLACEHOLDER_EVENTS, put_log_events_body
 
 _logger = logging.getLogger("otel_cw_exporter")
 
-#: Most InvalidParameter answers spent isolating bad events in one request before giving up on it.
-MAX_ISOLATION_STEPS = 64
-
 #: The body :meth:`Delivery._put` wrote, for the hook below, on the thread making the call.
 _body = threading.local()
 _BODY_HOOK_ID = "otel-cw-exporter-body"
+
+
+def _create_verdict(error: BaseException) -> Verdict:
+    """How to treat a failed CreateLogStream/CreateLogGroup: a bad name or a missing group is final."""
+    verdict = classify(error)
+    return Verdict.FATAL if verdict in (Verdict.INVALID, Verdict.MISSING) else verdict
 
 
 def _swap_in_body(params: dict[str, Any], **_: Any) -> None:
@@ -83,7 +87,7 @@ class Delivery:
         self._client_pid = 0
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._endpoint_down = False
+        self._struggling = False
         self._in_flight = 0
         self._idle = threading.Condition(self._lock)
 
@@ -112,6 +116,7 @@ class Delivery:
         self._in_flight = 0
         self._client = None
         self._stop = threading.Event()
+        self._struggling = False
 
     def stop(self) -> None:
         """End every backoff sleep now; later requests get one attempt each."""
@@ -131,17 +136,27 @@ class Delivery:
     # -- sending ------------------------------------------------------------------------------------
 
     def send_all(self, requests: Sequence[Request], deadline: float) -> bool:
-        """Send every request, concurrently up to the bound; True when none failed."""
+        """Send every request, concurrently up to the bound; True when none failed.
+
+        No attempt starts after ``deadline``; one that started before it ends within the client's
+        connect and read timeouts (for the client we build: a quarter and a half of ``timeout``).
+        """
         if not requests:
             return True
-        with self._lock:
-            self._in_flight += 1
-        try:
+        with self._busy():
             workers = min(len(requests), self._max_concurrency)
             if workers == 1:
                 results = [self._deliver(request, deadline) for request in requests]  # every one, no short cut
                 return all(results)
             return self._send_concurrently(requests, deadline, workers)
+
+    @contextmanager
+    def _busy(self) -> Iterator[None]:
+        """Counts as in flight for :meth:`wait_idle` (shutdown and flush wait for it)."""
+        with self._lock:
+            self._in_flight += 1
+        try:
+            yield
         finally:
             with self._idle:
                 self._in_flight -= 1
@@ -153,47 +168,51 @@ class Delivery:
         take = threading.Lock()
 
         def work() -> None:
-            with exporting():
-                while True:
-                    with take:
-                        if not pending:
-                            return
-                        request = pending.pop()
-                    ok = self._deliver(request, deadline)
-                    with take:
-                        results.append(ok)
+            while True:
+                with take:
+                    if not pending:
+                        return
+                    request = pending.pop()
+                ok = self._deliver(request, deadline)
+                with take:
+                    results.append(ok)
 
-        threads = [threading.Thread(target=work, name="otel-cw-sender", daemon=True) for _ in range(workers - 1)]
+        def helper() -> None:
+            with exporting(), self._busy():
+                work()
+
+        threads = [threading.Thread(target=helper, name="otel-cw-sender", daemon=True) for _ in range(workers - 1)]
         for thread in threads:
             thread.start()
         work()
-        for thread in threads:
+        for thread in threads:  # each ends within one attempt after the deadline; shutdown waits for it
             thread.join(max(0.0, deadline - time.monotonic()) + 1.0)
         return len(results) == len(requests) and all(results)
 
     def _deliver(self, request: Request, deadline: float) -> bool:
-        """One request, split when CloudWatch says some events are invalid; True when all settled."""
+        """One request, split when CloudWatch says some events are invalid; True when all settled.
+
+        Halving isolates each bad event in at most 2n - 1 calls; the deadline bounds it in time, and
+        what it leaves unsent then is counted as ``retry_budget``, not as rejected.
+        """
         parts = [request.events]
         ok = True
-        isolation_steps = 0
+        where = f" in {request.group}/{request.stream}"
         while parts:
             events = parts.pop()
             verdict = self._put_with_retries(request, events, deadline)
             if verdict is None:
                 continue
-            if verdict is Verdict.INVALID and isolation_steps < MAX_ISOLATION_STEPS:
-                isolation_steps += 1
+            if verdict is Verdict.INVALID:
                 if len(events) > 1:
                     half = len(events) // 2
                     parts.extend((events[half:], events[:half]))
                 else:
-                    self._telemetry.drop("rejected", 1, f" in {request.group}/{request.stream}")
+                    self._telemetry.drop("rejected", 1, where)
                 continue
             ok = False
-            reason = {Verdict.FATAL: "non_retryable", Verdict.INVALID: "rejected"}.get(verdict, "retry_budget")
-            self._telemetry.drop(reason, len(events), f" in {request.group}/{request.stream}")
-            for rest in parts:
-                self._telemetry.drop(reason, len(rest), f" in {request.group}/{request.stream}")
+            reason = "non_retryable" if verdict is Verdict.FATAL else "retry_budget"
+            self._telemetry.drop(reason, len(events) + sum(map(len, parts)), where)
             parts.clear()
         return ok
 
@@ -201,27 +220,37 @@ class Delivery:
         """Put ``events`` (all or part of ``request``) until stored (None) or a verdict says stop."""
         group, stream = request.group, request.stream
         attempt = 0
+        created = False
         while True:
+            if time.monotonic() >= deadline:
+                return Verdict.RETRY  # no attempt starts after the export's deadline
             try:
                 response = self._put(request, events)
-            except Exception as error:
+            except Exception as raised:
+                error: BaseException = raised
                 verdict = classify(error)
-                if verdict is Verdict.MISSING and self._create_missing(group, stream, error):
-                    continue
-                if verdict in (Verdict.FATAL, Verdict.MISSING):
+                if verdict is Verdict.MISSING:
+                    if created:  # made a moment ago and not visible yet: back off like any transient error
+                        verdict = Verdict.RETRY
+                    else:
+                        outcome, error = self._create_missing(group, stream, error)
+                        if outcome is None:
+                            created = True
+                            continue
+                        verdict = outcome
+                if verdict is Verdict.FATAL:
                     self._explain(group, stream, error)
                     return Verdict.FATAL
                 if verdict is Verdict.INVALID:
                     return verdict
                 if verdict is Verdict.THROTTLED:
                     self._telemetry.add("throttles")
-                if verdict is Verdict.UNREACHABLE and self._endpoint_down:
-                    return verdict  # already known down: one attempt per request, do not stall the queue
+                if self._struggling:
+                    return verdict  # an earlier export spent its timeout failing: one attempt per request
                 delay = self._backoff.delay(attempt)
                 attempt += 1
                 if self._stop.is_set() or time.monotonic() + delay >= deadline:
-                    if verdict is Verdict.UNREACHABLE:
-                        self._endpoint_down = True
+                    self._struggling = True
                     self._telemetry.warn(
                         f"giveup:{group}:{stream}",
                         "giving up on %s/%s after %d attempt(s): %s",
@@ -234,7 +263,7 @@ class Delivery:
                 self._telemetry.add("retries")
                 self._stop.wait(delay)
                 continue
-            self._endpoint_down = False
+            self._struggling = False
             self._count_response(response, len(events))
             return None
 
@@ -269,28 +298,37 @@ class Delivery:
 
     # -- groups and streams -------------------------------------------------------------------------
 
-    def _create_missing(self, group: str, stream: str, error: BaseException) -> bool:
-        """Create the stream (and the group when allowed and needed); True when the put may be retried."""
+    def _create_missing(self, group: str, stream: str, error: BaseException) -> tuple[Verdict | None, BaseException]:
+        """Create the stream, and the group when allowed and needed.
+
+        None when the put may go again now; else how to treat it (a throttled create is retried
+        after a backoff like a throttled put) and the error to report.
+        """
         if not self._create_stream:
-            return False
+            return Verdict.FATAL, error
         client = self.client()
         try:
             client.create_log_stream(logGroupName=group, logStreamName=stream)
         except Exception as stream_error:
             code = error_code(stream_error)
             if code == "ResourceAlreadyExistsException":
-                return True
-            if code != "ResourceNotFoundException" or not self._create_group:
-                return False
-            if not self._create_log_group(group):
-                return False
+                return None, error
+            if code != "ResourceNotFoundException":
+                return _create_verdict(stream_error), stream_error
+            if not self._create_group:
+                return Verdict.FATAL, stream_error
+            verdict, group_error = self._create_log_group(group)
+            if verdict is not None:
+                return verdict, group_error or stream_error
             try:
                 client.create_log_stream(logGroupName=group, logStreamName=stream)
             except Exception as retry_error:
-                return error_code(retry_error) == "ResourceAlreadyExistsException"
-        return True
+                if error_code(retry_error) != "ResourceAlreadyExistsException":
+                    return _create_verdict(retry_error), retry_error
+        return None, error
 
-    def _create_log_group(self, group: str) -> bool:
+    def _create_log_group(self, group: str) -> tuple[Verdict | None, BaseException | None]:
+        """Create the group with its settings; (None, None) when it exists now."""
         client = self.client()
         settings = self._group_settings
         kwargs: dict[str, Any] = {"logGroupName": group}
@@ -301,8 +339,9 @@ class Delivery:
         try:
             client.create_log_group(**kwargs)
         except Exception as error:
-            # Someone else made it first: theirs, so its settings are theirs too.
-            return error_code(error) == "ResourceAlreadyExistsException"
+            if error_code(error) == "ResourceAlreadyExistsException":
+                return None, None  # someone else made it first: theirs, so its settings are theirs too
+            return _create_verdict(error), error
         if settings.retention_days:
             try:
                 client.put_retention_policy(logGroupName=group, retentionInDays=settings.retention_days)
@@ -310,7 +349,7 @@ class Delivery:
                 self._telemetry.warn(
                     f"retention:{group}", "could not set retention on %s: %s", group, error_code(error)
                 )
-        return True
+        return None, None
 
     def _explain(self, group: str, stream: str, error: BaseException) -> None:
         code = error_code(error)

@@ -184,14 +184,14 @@ class CloudWatchLogRecordExporter(LogRecordExporter):
             self._telemetry.drop("shutdown", len(batch), " (export after shutdown)")
             return LogRecordExportResult.FAILURE
         deadline = time.monotonic() + self.config.timeout
-        try:
-            with feedback.exporting():
+        with feedback.exporting():  # our own error line too must not come back as a record
+            try:
                 feedback.install()
                 requests = self._requests(batch)
                 ok = self._delivery.send_all(requests, deadline)
-        except Exception:
-            _logger.exception("otel-cw-exporter: unexpected error while exporting")
-            return LogRecordExportResult.FAILURE
+            except Exception:
+                _logger.exception("otel-cw-exporter: unexpected error while exporting")
+                return LogRecordExportResult.FAILURE
         return LogRecordExportResult.SUCCESS if ok else LogRecordExportResult.FAILURE
 
     def _requests(self, batch: Sequence[ReadableLogRecord]) -> list[Request]:

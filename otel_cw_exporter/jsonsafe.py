@@ -38,6 +38,8 @@ _orjson: Any = _load_orjson()
 
 #: Nesting deeper than this is replaced by a marker string (the SDK itself allows any depth).
 MAX_DEPTH = 64
+#: Python refuses to print integers of more than 4,300 digits (about 14,000 bits): those become a note.
+_MAX_INT_BITS = 14_000
 _SURROGATES = re.compile("[\ud800-\udfff]")
 
 
@@ -133,8 +135,10 @@ def _key(key: object) -> str:
 
 def sanitize(value: Any, _depth: int = 0, _path: frozenset[int] = frozenset()) -> Any:
     """A copy of ``value`` made only of JSON types, with NaN, cycles and depth made harmless."""
-    if value is None or isinstance(value, (str, bool, int)):
+    if value is None or isinstance(value, (str, bool)):
         return value
+    if isinstance(value, int):
+        return value if value.bit_length() < _MAX_INT_BITS else f"<int of {value.bit_length()} bits>"
     if isinstance(value, float):
         return _float(value)
     if _depth >= MAX_DEPTH:
@@ -206,7 +210,10 @@ def _slow(value: Any) -> str:
     try:
         text = _ENCODER.encode(value)
     except (ValueError, TypeError, RecursionError):
-        text = _ENCODER.encode(sanitize(value))
+        try:
+            text = _ENCODER.encode(sanitize(value))
+        except Exception:  # not expected: sanitize leaves only JSON types
+            text = _ENCODER.encode(f"<unencodable {type(value).__name__}>")
     return _clean_text(text)
 
 

@@ -79,7 +79,12 @@ class Telemetry:
             )
 
     def after_fork(self) -> None:
+        """A forked child counts its own work from zero ("since construction, in this process")."""
         self._lock = threading.Lock()
+        self._counts = dict.fromkeys(_COUNTERS, 0)
+        self._dropped = dict.fromkeys(DROP_REASONS, 0)
+        self._last_warning = {}
+        self._suppressed = {}
 
     def add(self, name: str, amount: int = 1) -> None:
         if amount <= 0:

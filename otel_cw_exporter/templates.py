@@ -304,6 +304,8 @@ class NameTemplate:
 
         def value(record: ReadableLogRecord, timestamp_ns: int) -> str:
             found = read(record)
+            if found is None:
+                return missing
             cached = last[0]
             if found is cached[0]:
                 return cached[1]

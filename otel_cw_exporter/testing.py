@@ -176,6 +176,8 @@ class _AwsRules:
             response.pop("rejectedLogEventsInfo", None)
             if rejected:
                 response["rejectedLogEventsInfo"] = rejected
+            if payload.get("entity") and self._endpoint.reject_entities:
+                response["rejectedEntityInfo"] = {"errorType": "InvalidEntity"}
             answer = json.dumps(response).encode()
         headers = [(k, v) for k, v in captured.get("headers", []) if k.lower() != "content-length"]
         start_response(captured.get("status", "500 Error"), [*headers, ("Content-Length", str(len(answer)))])
@@ -215,6 +217,8 @@ class LocalCloudWatchLogs:
         self._calls: dict[str, int] = {}
         self.puts: list[PutRecord] = []
         self.invalid_requests = 0
+        #: Answer every PutLogEvents that carries an ``entity`` with a ``rejectedEntityInfo``.
+        self.reject_entities = False
 
     # -- lifecycle ----------------------------------------------------------------------------------
 
@@ -303,6 +307,7 @@ class LocalCloudWatchLogs:
             self._calls.clear()
             self.puts.clear()
             self.invalid_requests = 0
+            self.reject_entities = False
 
     # -- faults -------------------------------------------------------------------------------------
 

@@ -326,3 +326,82 @@ def test_our_request_body_is_stored_and_the_clients_other_calls_are_untouched(
     assert sorted(event["extra"]["i"] for event in ours) == list(range(300))
     assert {event["extra"]["note"] for event in ours} == {'é 日本 😀 "quoted" \\ back'}
     assert exporter.stats.events_sent == 300 and cloudwatch_logs.invalid_requests == 0
+
+
+def test_a_stream_that_stays_missing_is_bounded_by_the_timeout(cloudwatch_logs: LocalCloudWatchLogs) -> None:
+    # Every put says ResourceNotFound although the stream is created each time: no tight loop of
+    # create-and-put, the export ends at its deadline and counts what it could not send.
+    cloudwatch_logs.inject(puts_only(lambda call: Fault("ResourceNotFoundException", 400, "stream missing")))
+    exporter = exporter_for(cloudwatch_logs, timeout=1.0)
+    started = time.monotonic()
+    assert exporter.export(records(10)) is LogRecordExportResult.FAILURE
+    assert time.monotonic() - started < 2.0  # timeout 1 s plus at most one call in progress
+    assert exporter.stats.dropped == {"retry_budget": 10}
+    assert cloudwatch_logs.calls("CreateLogStream") <= 3  # once, then only after backoffs
+
+
+def test_no_attempt_starts_after_the_deadline(cloudwatch_logs: LocalCloudWatchLogs) -> None:
+    # Five streams, one at a time, each answer taking 0.8 s, timeout 1 s: two requests get in (the
+    # second starts before the deadline), the other three are counted, none is sent after it.
+    client = cloudwatch_logs.client()
+    client.create_log_group(logGroupName=GROUP)
+    for n in range(5):
+        client.create_log_stream(logGroupName=GROUP, logStreamName=f"s{n}")
+    cloudwatch_logs.inject(puts_only(lambda call: Fault(None, None, delay=0.8)))
+    exporter = exporter_for(cloudwatch_logs, timeout=1.0, max_concurrency=1, log_stream_name="{stream}")
+    batch = [make_record(f"event {i}", {"i": i, "stream": f"s{i % 5}"}) for i in range(50)]
+    started = time.monotonic()
+    assert exporter.export(batch) is LogRecordExportResult.FAILURE
+    elapsed = time.monotonic() - started
+    assert elapsed < 1.0 + 0.8 + 0.5  # the deadline, one answer in progress, and slack for a busy machine
+    sent = len(stored(cloudwatch_logs))
+    assert sent == exporter.stats.events_sent == 20
+    assert exporter.stats.dropped == {"retry_budget": 30}
+
+
+def test_a_throttled_create_log_stream_is_retried_not_fatal(cloudwatch_logs: LocalCloudWatchLogs) -> None:
+    cloudwatch_logs.inject(
+        lambda call: Fault("ThrottlingException") if call.operation == "CreateLogStream" and call.index == 0 else None
+    )
+    exporter = exporter_for(cloudwatch_logs)
+    assert exporter.export(records(10)) is LogRecordExportResult.SUCCESS
+    assert stored(cloudwatch_logs) == list(range(10))
+    assert exporter.stats.events_dropped == 0 and exporter.stats.throttles == 1
+
+
+def test_many_bad_events_are_isolated_without_losing_good_ones(cloudwatch_logs: LocalCloudWatchLogs) -> None:
+    def poison(call: Call) -> Fault | None:
+        if any("poison" in e["message"] for e in call.payload.get("logEvents", [])):
+            return Fault("InvalidParameterException", 400, "Log event is invalid")
+        return None
+
+    cloudwatch_logs.inject(puts_only(poison))
+    exporter = exporter_for(cloudwatch_logs, timeout=60)
+    batch = records(8000)
+    bad = set(range(7, 8000, 200))  # 40 bad events spread over the whole request
+    for i in bad:
+        batch[i] = make_record("poison", {"i": i})
+    assert exporter.export(batch) is LogRecordExportResult.SUCCESS
+    assert stored(cloudwatch_logs) == [i for i in range(8000) if i not in bad]
+    assert exporter.stats.dropped == {"rejected": 40}
+
+
+def test_after_an_export_spends_its_timeout_the_next_ones_do_not_stall(
+    cloudwatch_logs: LocalCloudWatchLogs,
+) -> None:
+    # Throttled forever: the first export backs off until its deadline; the rest of the queue then
+    # gets one attempt per request (so a flush or exit takes about one timeout, not one per batch).
+    cloudwatch_logs.inject(puts_only(lambda call: Fault("ThrottlingException")))
+    exporter = exporter_for(cloudwatch_logs, timeout=1.0)
+    started = time.monotonic()
+    assert exporter.export(records(10)) is LogRecordExportResult.FAILURE
+    first = time.monotonic() - started
+    assert first >= 0.9  # it did retry until about the deadline
+    started = time.monotonic()
+    for batch in range(4):
+        assert exporter.export(records(10, 10 * (batch + 1))) is LogRecordExportResult.FAILURE
+    assert time.monotonic() - started < first  # four exports, one attempt each, no backoff
+    assert exporter.stats.dropped == {"retry_budget": 50}
+    cloudwatch_logs.clear_faults()
+    assert exporter.export(records(10, 100)) is LogRecordExportResult.SUCCESS  # one success ends it
+    assert stored(cloudwatch_logs) == list(range(100, 110))

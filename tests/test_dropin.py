@@ -17,6 +17,8 @@ from typing import Any
 
 import jwt
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk.trace import TracerProvider
 
@@ -111,9 +113,17 @@ def test_user_from_the_jwt_cookie_or_header_and_unauthenticated_otherwise(
 def test_a_thousand_concurrent_calls_in_an_event_loop(
     cloudwatch_logs: LocalCloudWatchLogs, configured: LoggerProvider
 ) -> None:
-    requests = [FakeRequest(cookie=token(f"user{i % 20}@example.com")) for i in range(1000)]
+    # 1,000 different RS256 tokens: no cache hit, each call costs a real signature check (~0.1 ms).
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    public = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    audit.configure(identity=JWTIdentityResolver(keys=public, algorithms=["RS256"], cookie_name="session"))
+    expires = int(time.time()) + 3600
+    requests = [
+        FakeRequest(cookie=jwt.encode({"user_email": f"user{i}@example.com", "exp": expires}, key, algorithm="RS256"))
+        for i in range(1000)
+    ]
 
-    async def scenario() -> float:
+    async def scenario() -> tuple[float, float]:
         lag = 0.0
         stop = False
 
@@ -124,24 +134,31 @@ def test_a_thousand_concurrent_calls_in_an_event_loop(
                 await asyncio.sleep(0.001)
                 lag = max(lag, time.perf_counter() - started - 0.001)
 
+        async def handle(i: int) -> None:  # one request handler per call, as a GraphQL server runs them
+            otel_cw_exporter.cloudwatch_log(requests[i], f"mutation {i}", {"log_type": "Audit", "n": i})
+
         ticking = asyncio.create_task(ticker())
         await asyncio.sleep(0.01)
-        for i, request in enumerate(requests):
-            otel_cw_exporter.cloudwatch_log(request, f"mutation {i}", {"log_type": "Audit", "n": i})
-        await asyncio.sleep(0.2)
+        started = time.perf_counter()
+        await asyncio.gather(*(handle(i) for i in range(1000)))
+        calls = time.perf_counter() - started
+        while audit._worker._queue.unfinished_tasks:  # the worker resolves while the loop keeps ticking
+            await asyncio.sleep(0.005)
         stop = True
         await ticking
-        return lag
+        return lag, calls
 
-    lag = asyncio.run(scenario())
+    lag, calls = asyncio.run(scenario())
     flush(configured)
     events = cloudwatch_logs.events(GROUP, "audit")
     assert sorted(e["extra"]["n"] for e in events) == list(range(1000))
     by_time = sorted(events, key=lambda e: (e["@timestamp"], e["timestamp"]))
     assert [e["extra"]["n"] for e in by_time] == list(range(1000))  # call order kept in event time
-    assert all(e["extra"]["user_email"] == f"user{e['extra']['n'] % 20}@example.com" for e in events)
-    print(f"event loop: longest stall while 1,000 calls resolved their user: {lag * 1000:.1f} ms")
-    assert lag < 0.5  # a bound on blocking (the resolution runs in small tasks), not a speed target
+    assert all(e["extra"]["user_email"] == f"user{e['extra']['n']}@example.com" for e in events)
+    print(f"event loop: 1,000 calls took {calls * 1000:.1f} ms; longest stall while they resolved: {lag * 1000:.1f} ms")
+    # Resolving on the loop took 600+ ms here; off the loop a stall is one GIL switch interval or so.
+    # A bound on blocking with room for a shared machine, not a speed target.
+    assert lag < 0.15
 
 
 def test_outside_an_event_loop_a_worker_keeps_order(

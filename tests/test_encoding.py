@@ -394,3 +394,12 @@ def test_the_request_body_is_what_botocore_would_send(enabled: bool) -> None:
         "entity": entity,
     }
     assert "entity" not in json.loads(put_log_events_body("g", "s", events, None))
+
+
+@pytest.mark.parametrize("enabled", [True, False], ids=["orjson", "stdlib"])
+def test_integers_python_will_not_print_become_a_note(enabled: bool) -> None:
+    # Python refuses str() of an int beyond 4,300 digits: the record must still encode.
+    with orjson_tier(enabled):
+        body = encode(make_record(10**5000, {"big": -(10**6000), "fine": 10**100}))
+    assert body["message"] == "<int of 16610 bits>"
+    assert body["extra"]["big"] == "<int of 19932 bits>" and body["extra"]["fine"] == 10**100

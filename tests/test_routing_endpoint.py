@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 import pytest
+from opentelemetry.sdk._logs.export import LogRecordExportResult
 from opentelemetry.sdk.resources import Resource
 
 from otel_cw_exporter import CloudWatchLogRecordExporter, ConfigError, Route
@@ -51,6 +52,9 @@ def test_security_audit_and_other_records_reach_their_streams(cloudwatch_logs: L
     assert [e["message"] for e in cloudwatch_logs.events("integrates", "application")] == ["plain"]
 
 
+KMS_KEY = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
+
 def test_templates_from_resource_attributes_logger_level_and_date(cloudwatch_logs: LocalCloudWatchLogs) -> None:
     stamp = int(time.time() * 1000)
     cw = exporter(
@@ -72,7 +76,7 @@ def test_templates_from_resource_attributes_logger_level_and_date(cloudwatch_log
     assert security.endswith(f"/{os.getpid()}")
     assert ":" not in security and "*" not in security
     missing = next(s for s in streams if "/Security/" not in s)
-    assert missing.startswith("web-1/") and "/jobs/ERROR/" in missing  # missing log_type: a placeholder
+    assert missing.startswith("web-1/unknown-log_type/jobs/ERROR/")  # missing log_type: a placeholder
 
 
 def test_records_outside_the_environment_allowlist_are_held_back(cloudwatch_logs: LocalCloudWatchLogs) -> None:
@@ -90,6 +94,18 @@ def test_records_outside_the_environment_allowlist_are_held_back(cloudwatch_logs
     assert cw.stats.events_filtered == 2
 
 
+def test_one_environment_given_as_text_is_one_name_not_letters(cloudwatch_logs: LocalCloudWatchLogs) -> None:
+    cw = exporter(cloudwatch_logs, log_group_name="prod", log_stream_name="s", environments="production")
+    keep = exporter(cloudwatch_logs, log_group_name="keep", log_stream_name="s", redact_keys="password, token")
+    assert cw.config.environments == frozenset({"production"})
+    assert keep.config.redact_keys == frozenset({"password", "token"})
+    cw.export([make_record("kept", resource=RESOURCE)])
+    keep.export([make_record("m", {"user_email": "a@x", "password": "hunter2"}, resource=RESOURCE)])
+    assert [e["message"] for e in cloudwatch_logs.events("prod")] == ["kept"]
+    [event] = cloudwatch_logs.events("keep")
+    assert event["extra"]["user_email"] == "a@x" and event["extra"]["password"] != "hunter2"
+
+
 def test_created_group_gets_retention_tags_once(cloudwatch_logs: LocalCloudWatchLogs) -> None:
     cw = exporter(
         cloudwatch_logs,
@@ -97,12 +113,14 @@ def test_created_group_gets_retention_tags_once(cloudwatch_logs: LocalCloudWatch
         log_stream_name="s",
         retention_days=30,
         tags={"team": "security", "app": "integrates"},
+        kms_key_id=KMS_KEY,
     )
     cw.export([make_record("one")])
     cw.export([make_record("two")])
     client = cloudwatch_logs.client()
     [group] = client.describe_log_groups(logGroupNamePrefix="created")["logGroups"]
     assert group["retentionInDays"] == 30
+    assert group["kmsKeyId"] == KMS_KEY
     assert client.list_tags_log_group(logGroupName="created")["tags"] == {"team": "security", "app": "integrates"}
     assert cloudwatch_logs.calls("CreateLogGroup") == 1
     assert cloudwatch_logs.calls("PutRetentionPolicy") == 1
@@ -139,13 +157,12 @@ def test_entity_is_sent_and_a_rejected_entity_is_counted_not_fatal(cloudwatch_lo
         "keyAttributes": {"Type": "Service", "Name": "integrates", "Environment": "production"},
         "attributes": {"PlatformType": "Generic"},
     }
-    assert cw.stats.events_sent == 1
+    assert cw.stats.events_sent == 1 and cw.stats.rejected_entities == 0
 
-    from otel_cw_exporter.delivery import Delivery
-
-    delivery = Delivery(lambda: None, cw._telemetry, create_log_group=False, create_log_stream=False)
-    delivery._count_response({"rejectedEntityInfo": {"errorType": "InvalidKeyAttributes"}}, 3)
-    assert cw.stats.rejected_entities == 1 and cw.stats.events_sent == 4
+    cloudwatch_logs.reject_entities = True  # CloudWatch stores the events and says the entity was not
+    assert cw.export([make_record("two", resource=RESOURCE)]) is LogRecordExportResult.SUCCESS
+    assert cw.stats.rejected_entities == 1 and cw.stats.events_sent == 2
+    assert [e["message"] for e in cloudwatch_logs.events("entity")] == ["one", "two"]
 
 
 def test_routing_from_environment_variables(cloudwatch_logs: LocalCloudWatchLogs) -> None:

@@ -346,3 +346,12 @@ def test_any_template_either_fails_at_construction_or_renders_valid_names(templa
     record = make_record(attributes={"x": value}, logger=str(value))
     name = compiled.render(record, LEAP_NIGHT_MS * 10**6)
     assert (is_valid_group_name if kind == "group" else is_valid_stream_name)(name), name
+
+
+def test_a_missing_key_after_a_present_one_is_still_the_placeholder() -> None:
+    # The last value is cached per placeholder: a record without the key must not reuse or print None.
+    template = NameTemplate("{log_type}", "stream")
+    assert template.render(make_record("a", {"log_type": "Security"}), 0) == "Security"
+    assert template.render(make_record("b", {}), 0) == "unknown-log_type"
+    assert template.render(make_record("c", {"log_type": None}), 0) == "unknown-log_type"
+    assert template.render(make_record("d", {"log_type": "Security"}), 0) == "Security"
