@@ -8,31 +8,40 @@ from __future__ import annotations
 
 import functools
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from opentelemetry._logs import get_logger_provider
 
+from . import audit
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 def flush(timeout: float = 2.0, provider: Any = None) -> bool:
-    """Flush the provider, giving up after ``timeout`` seconds; True when it finished in time."""
+    """Emit pending ``cloudwatch_log`` calls, then flush the provider, all within ``timeout`` seconds.
+
+    True when everything finished in time.
+    """
+    deadline = time.monotonic() + timeout
+    drained = audit.drain(timeout)  # calls still resolving their user are not in the queue yet
     target = provider or get_logger_provider()
     force_flush = getattr(target, "force_flush", None)
     if not callable(force_flush):
-        return True
+        return drained
+    remaining = max(0.0, deadline - time.monotonic())
     done = threading.Event()
 
     def run() -> None:
         try:
-            force_flush(int(timeout * 1000))
+            force_flush(int(remaining * 1000))
         finally:
             done.set()
 
     threading.Thread(target=run, name="otel-cw-lambda-flush", daemon=True).start()
-    return done.wait(timeout)
+    return done.wait(remaining) and drained
 
 
 @contextmanager

@@ -6,6 +6,7 @@ This is the only module that does network I/O or starts threads.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import threading
 import time
@@ -87,6 +88,7 @@ class Delivery:
         self._client_pid = 0
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self._cutoff = math.inf
         self._struggling = False
         self._in_flight = 0
         self._idle = threading.Condition(self._lock)
@@ -116,10 +118,12 @@ class Delivery:
         self._in_flight = 0
         self._client = None
         self._stop = threading.Event()
+        self._cutoff = math.inf
         self._struggling = False
 
-    def stop(self) -> None:
-        """End every backoff sleep now; later requests get one attempt each."""
+    def stop(self, within: float = 0.0) -> None:
+        """End every backoff sleep now; no attempt starts after ``within`` seconds from now."""
+        self._cutoff = time.monotonic() + max(0.0, within)
         self._stop.set()
 
     def wait_idle(self, timeout: float) -> bool:
@@ -222,8 +226,8 @@ class Delivery:
         attempt = 0
         created = False
         while True:
-            if time.monotonic() >= deadline:
-                return Verdict.RETRY  # no attempt starts after the export's deadline
+            if time.monotonic() >= min(deadline, self._cutoff):
+                return Verdict.RETRY  # no attempt starts after the export's deadline, or shutdown's
             try:
                 response = self._put(request, events)
             except Exception as raised:

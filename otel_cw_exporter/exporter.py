@@ -247,7 +247,10 @@ class CloudWatchLogRecordExporter(LogRecordExporter):
         return self._delivery.wait_idle(timeout_millis / 1000)
 
     def shutdown(self, timeout_millis: float = 30000) -> None:
-        """Refuse new batches, end backoff sleeps now, and wait (bounded) for requests in flight."""
+        """Refuse new batches, end backoff sleeps now, and wait (bounded) for requests in flight.
+
+        No request starts after ``timeout_millis``; one in progress then ends within the client's timeouts.
+        """
         self._shutdown = True
-        self._delivery.stop()
+        self._delivery.stop(timeout_millis / 1000)
         self._delivery.wait_idle(timeout_millis / 1000)

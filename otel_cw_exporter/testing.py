@@ -137,7 +137,7 @@ class _AwsRules:
         if invalid:
             self._endpoint._count_invalid()
             return _error(start_response, 400, "InvalidParameterException", invalid)
-        now = int(time.time() * 1000)
+        now = int(time.time() * 1000) + self._endpoint.clock_offset_ms
         retention = self._endpoint._retention_days(payload.get("logGroupName", ""), region)
         rejected: dict[str, int] = {}
         keep = []
@@ -219,6 +219,8 @@ class LocalCloudWatchLogs:
         self.invalid_requests = 0
         #: Answer every PutLogEvents that carries an ``entity`` with a ``rejectedEntityInfo``.
         self.reject_entities = False
+        #: Milliseconds the endpoint's clock is ahead of this machine's (negative: behind), for clock skew.
+        self.clock_offset_ms = 0
 
     # -- lifecycle ----------------------------------------------------------------------------------
 
@@ -308,6 +310,7 @@ class LocalCloudWatchLogs:
             self.puts.clear()
             self.invalid_requests = 0
             self.reject_entities = False
+            self.clock_offset_ms = 0
 
     # -- faults -------------------------------------------------------------------------------------
 

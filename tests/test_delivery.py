@@ -405,3 +405,65 @@ def test_after_an_export_spends_its_timeout_the_next_ones_do_not_stall(
     cloudwatch_logs.clear_faults()
     assert exporter.export(records(10, 100)) is LogRecordExportResult.SUCCESS  # one success ends it
     assert stored(cloudwatch_logs) == list(range(100, 110))
+
+
+def test_events_cloudwatch_itself_rejects_are_counted_by_reason(cloudwatch_logs: LocalCloudWatchLogs) -> None:
+    # Our clock and CloudWatch's disagree: the plan sent them, CloudWatch's rejectedLogEventsInfo says why not.
+    exporter = exporter_for(cloudwatch_logs)
+    hour, day = 3_600_000, 86_400_000
+    now = int(time.time() * 1000)
+    cloudwatch_logs.clock_offset_ms = 3 * day  # CloudWatch is three days ahead of us
+    batch = [make_record("old", {"i": i}, timestamp_ms=now - 12 * day) for i in range(3)]
+    batch += [make_record("fine", {"i": i}, timestamp_ms=now) for i in range(3, 7)]
+    assert exporter.export(batch) is LogRecordExportResult.SUCCESS
+    cloudwatch_logs.clock_offset_ms = -3 * hour  # and now three hours behind
+    assert exporter.export([make_record("new", {"i": i}, timestamp_ms=now) for i in range(7, 9)])
+    assert stored(cloudwatch_logs) == [3, 4, 5, 6]
+    assert exporter.stats.dropped == {"too_old": 3, "too_new": 2}
+    assert exporter.stats.events_sent == 4
+
+
+def test_counters_are_published_as_otel_metrics(cloudwatch_logs: LocalCloudWatchLogs) -> None:
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+    reader = InMemoryMetricReader()
+    exporter = exporter_for(cloudwatch_logs, meter_provider=MeterProvider(metric_readers=[reader]))
+    now = int(time.time() * 1000)
+    exporter.export([*records(5), make_record("old", {"i": 99}, timestamp_ms=now - 15 * 86_400_000)])
+    data = reader.get_metrics_data()
+    points: dict[tuple[str, str], int] = {}
+    for resource_metrics in data.resource_metrics:
+        for scope_metrics in resource_metrics.scope_metrics:
+            for metric in scope_metrics.metrics:
+                for point in metric.data.data_points:
+                    points[metric.name, str(point.attributes.get("reason", ""))] = point.value
+    assert points["otel_cw_exporter.events_sent", ""] == 5
+    assert points["otel_cw_exporter.requests", ""] == exporter.stats.requests
+    assert points["otel_cw_exporter.events_dropped", "too_old"] == 1
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        Fault("ServiceUnavailableException", 503),
+        Fault(None, None, delay=0.6),
+        Fault("InvalidParameterException", 400, "Log event is invalid"),
+    ],
+    ids=["503-outage", "slow-endpoint", "rejected-flood"],
+)
+def test_shutdown_is_bounded_under_each_fault(cloudwatch_logs: LocalCloudWatchLogs, fault: Fault) -> None:
+    cloudwatch_logs.inject(puts_only(lambda call: fault))
+    exporter = exporter_for(cloudwatch_logs, timeout=30)
+    exporter._delivery._backoff = Backoff(base=0.5, cap=2.0)
+    worker = threading.Thread(target=exporter.export, args=(records(400),))
+    worker.start()
+    while cloudwatch_logs.calls("PutLogEvents") < 2:
+        time.sleep(0.01)
+    started = time.monotonic()
+    exporter.shutdown(timeout_millis=1500)
+    worker.join(10)
+    assert not worker.is_alive()
+    assert time.monotonic() - started < 4.0  # the 1.5 s given plus one call in progress, not the 30 s timeout
+    stats = exporter.stats
+    assert stats.events_sent + stats.events_dropped == 400  # every event accounted for, once

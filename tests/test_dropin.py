@@ -288,6 +288,30 @@ def test_example_lambda_handler_flushes_each_invocation(cloudwatch_logs: LocalCl
     assert event["extra"]["user_email"] == "jdoe@example.com"
 
 
+def test_lambda_flush_delivers_cloudwatch_log_calls_still_resolving_their_user(
+    cloudwatch_logs: LocalCloudWatchLogs, configured: LoggerProvider
+) -> None:
+    from otel_cw_exporter.aws_lambda import flush_after
+
+    class SlowResolver:  # 2 ms per token check: the calls are still queued when the handler returns
+        def resolve(self, request: Any) -> str:
+            time.sleep(0.002)
+            return "lambda@example.com"
+
+    audit.configure(identity=SlowResolver())
+
+    @flush_after(timeout=5.0)
+    def handler() -> None:
+        for i in range(50):
+            otel_cw_exporter.cloudwatch_log(FakeRequest(), f"invocation {i}", {"log_type": "Audit", "n": i})
+
+    handler()
+    # Read right after the invocation, as a frozen sandbox would leave it: all 50 are in CloudWatch.
+    events = cloudwatch_logs.events(GROUP, "audit")
+    assert sorted(e["extra"]["n"] for e in events) == list(range(50))
+    assert {e["extra"]["user_email"] for e in events} == {"lambda@example.com"}
+
+
 def test_lambda_flush_is_bounded_when_the_endpoint_is_slow(cloudwatch_logs: LocalCloudWatchLogs) -> None:
     from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
 
@@ -319,7 +343,6 @@ def test_zero_code_under_opentelemetry_instrument(cloudwatch_logs: LocalCloudWat
         "OTEL_TRACES_EXPORTER": "none",
         "OTEL_METRICS_EXPORTER": "none",
         "OTEL_SERVICE_NAME": "zero",
-        "OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED": "true",
         "OTEL_EXPORTER_CLOUDWATCH_LOGS_GROUP_NAME": "zero-group",
         "OTEL_EXPORTER_CLOUDWATCH_LOGS_STREAM_NAME": "{service.name}",
         "OTEL_EXPORTER_CLOUDWATCH_LOGS_CREATE_GROUP": "true",
@@ -333,11 +356,18 @@ def test_zero_code_under_opentelemetry_instrument(cloudwatch_logs: LocalCloudWat
     [event] = cloudwatch_logs.events("zero-group", "audit")
     assert event["message"] == "zero code" and event["resource"]["service.name"] == "zero"
 
+    assert "deprecated" not in done.stderr.lower()  # the bridge is opentelemetry-instrumentation-logging's
+
+    # A bad value: the start-up says what to change, once; the application itself still runs (the
+    # instrumentation catches a failing configurator) and nothing is exported.
     environ["OTEL_EXPORTER_CLOUDWATCH_LOGS_TIMEOUT"] = "soon"
+    cloudwatch_logs.reset()
     bad = subprocess.run(
         [instrument, sys.executable, "-c", script], env=environ, capture_output=True, text=True, timeout=60, check=False
     )
-    assert "OTEL_EXPORTER_CLOUDWATCH_LOGS_TIMEOUT='soon'" in bad.stderr
+    assert bad.returncode == 0
+    assert "OTEL_EXPORTER_CLOUDWATCH_LOGS_TIMEOUT='soon': expected a number of seconds" in bad.stderr
+    assert cloudwatch_logs.calls("PutLogEvents") == 0
 
 
 def test_worker_thread_calls_from_many_threads_are_all_kept(

@@ -25,8 +25,10 @@ from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
 from opentelemetry.sdk.resources import Resource
 from otel_cw_exporter import CloudWatchLogRecordExporter
 
+import boto3
+user_client = boto3.session.Session().client("logs") if os.environ.get("USER_CLIENT") else None
 exporter = CloudWatchLogRecordExporter(
-    log_group_name="life", log_stream_name=os.environ["STREAM"], create_log_group=True, timeout=2.0
+    log_group_name="life", log_stream_name=os.environ["STREAM"], create_log_group=True, timeout=2.0, client=user_client
 )
 provider = LoggerProvider(resource=Resource.create({"service.name": "life"}))
 provider.add_log_record_processor(
@@ -110,6 +112,38 @@ def test_prefork_children_deliver_their_own_and_the_parents_records_go_once(
     counts = arrived(cloudwatch_logs, "fork")
     assert set(counts.values()) == {1}  # nothing twice: the parent's queue is not inherited
     assert Counter(who for who, _ in counts) == {"parent": 10, "child0": 10, "child1": 10, "child2": 10}
+
+
+@pytest.mark.parametrize("user_client", ["", "1"], ids=["built-client", "user-client"])
+def test_a_forked_child_never_uses_the_parents_client(cloudwatch_logs: LocalCloudWatchLogs, user_client: str) -> None:
+    # The parent has sent before forking, so its client (and connection pool) exists when it forks.
+    script = """
+    emit(10, "parent")
+    provider.force_flush()
+    parent_client = exporter._delivery.client()
+    read_end, write_end = os.pipe()
+    children = []
+    for c in range(2):
+        pid = os.fork()
+        if pid == 0:
+            emit(10, f"child{c}")
+            provider.force_flush()
+            own = exporter._delivery.client()
+            sent = exporter.stats.events_sent
+            os.write(write_end, b"new" if own is not parent_client and sent == 10 else b"SHARED")
+            sys.exit(0)
+        children.append(pid)
+    for pid in children:
+        assert os.waitpid(pid, 0)[1] == 0
+    answers = os.read(read_end, 64)
+    assert answers == b"newnew", answers
+    emit(10, "parent-after")  # the parent's own client still works after its children came and went
+    """
+    code, _, stderr = run(script, cloudwatch_logs.environ, "fork-client", USER_CLIENT=user_client)
+    assert code == 0, stderr
+    counts = arrived(cloudwatch_logs, "fork-client")
+    assert set(counts.values()) == {1}
+    assert Counter(who for who, _ in counts) == {"parent": 10, "child0": 10, "child1": 10, "parent-after": 10}
 
 
 def test_multiprocessing_fork_children_deliver(cloudwatch_logs: LocalCloudWatchLogs) -> None:
