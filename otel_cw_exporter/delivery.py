@@ -358,6 +358,9 @@ class Delivery:
     def _explain(self, group: str, stream: str, error: BaseException) -> None:
         code = error_code(error)
         hint = HINTS.get(code, "check the exporter's configuration")
+        operation = getattr(error, "operation_name", "")
+        if code in ("AccessDeniedException", "AccessDenied") and operation:
+            hint = f"grant logs:{operation} on log group {group!r} to this role or user"
         if code == "ResourceNotFoundException" and not self._create_stream:
             hint = "create the log stream, or pass create_log_stream=True"
         self._telemetry.warn(

@@ -55,7 +55,7 @@ HINTS = {
     "ResourceNotFoundException": "create the log group, or pass create_log_group=True",
     "InvalidParameterException": "check the log group and stream names",
     "NoCredentialsError": "configure AWS credentials (environment, profile, or instance role)",
-    "NoRegionError": "set AWS_REGION or pass region_name",
+    "NoRegionError": "set AWS_DEFAULT_REGION (or OTEL_EXPORTER_CLOUDWATCH_LOGS_REGION), or pass region_name",
 }
 
 

@@ -142,6 +142,22 @@ def test_access_denied_fails_fast_with_one_clear_line(
     assert "AccessDeniedException" in refused[0] and "logs:PutLogEvents" in refused[0]
 
 
+def test_access_denied_on_create_names_that_iam_action(
+    cloudwatch_logs: LocalCloudWatchLogs, caplog: pytest.LogCaptureFixture
+) -> None:
+    cloudwatch_logs.inject(
+        lambda call: (
+            Fault("AccessDeniedException", 400, "not authorized") if call.operation == "CreateLogGroup" else None
+        )
+    )
+    exporter = exporter_for(cloudwatch_logs)
+    with caplog.at_level(logging.WARNING, logger="otel_cw_exporter"):
+        assert exporter.export(records(3)) is LogRecordExportResult.FAILURE
+    [refused] = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
+    assert "AccessDeniedException" in refused and "grant logs:CreateLogGroup on log group 'delivery'" in refused
+    assert exporter.stats.dropped == {"non_retryable": 3}
+
+
 def test_partial_success_retries_only_the_failed_stream(cloudwatch_logs: LocalCloudWatchLogs) -> None:
     from otel_cw_exporter import Route
 
@@ -467,3 +483,38 @@ def test_shutdown_is_bounded_under_each_fault(cloudwatch_logs: LocalCloudWatchLo
     assert time.monotonic() - started < 4.0  # the 1.5 s given plus one call in progress, not the 30 s timeout
     stats = exporter.stats
     assert stats.events_sent + stats.events_dropped == 400  # every event accounted for, once
+
+
+def test_a_long_outage_keeps_nothing_between_exports(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Memory through an outage is the SDK's queue (bounded, its own) plus the export in progress: the
+    # exporter itself holds on to nothing from one failed export to the next.
+    import gc
+    import tracemalloc
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    exporter = CloudWatchLogRecordExporter(
+        log_group_name=GROUP,
+        log_stream_name="s",
+        endpoint_url=f"http://127.0.0.1:{dead_port()}",
+        region_name="us-east-1",
+        timeout=0.5,
+        environ={},
+    )
+    batch = records(1000, note="x" * 200)
+    exporter.export(batch)  # spends its timeout; the endpoint is then known down
+    tracemalloc.start()
+    try:
+        for _ in range(3):
+            exporter.export(batch)
+        gc.collect()
+        early = tracemalloc.get_traced_memory()[0]
+        for _ in range(15):
+            exporter.export(batch)
+        gc.collect()
+        late, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert exporter.stats.dropped == {"retry_budget": 1000 * 19}
+    assert late - early < 256 * 1024  # 15 more failed exports of 1,000 records: nothing kept
+    assert peak - early < 16 * 1024 * 1024  # one export's events and request, under 1 MB here
