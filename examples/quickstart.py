@@ -13,34 +13,33 @@ from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 
-from otel_cw_exporter import CloudWatchLogRecordExporter
-from otel_cw_exporter.stdlib import OTelHandler
+from otel_cw_exporter import CloudWatchLogRecordExporter, OTelHandler
 from otel_cw_exporter.testing import LocalCloudWatchLogs
 
 
 def main() -> None:
     with LocalCloudWatchLogs() as cloudwatch:
-        # --- the ten lines a user writes -------------------------------------------------------
-        provider = LoggerProvider(resource=Resource.create({"service.name": "integrates"}))
-        exporter = CloudWatchLogRecordExporter(
-            log_group_name="integrates", log_stream_name="transactional",
-            client=cloudwatch.client(), create_log_group=True,
-        )  # fmt: skip
-        provider.add_log_record_processor(BatchLogRecordProcessor(exporter))
-        logging.getLogger("transactional").addHandler(OTelHandler(logger_provider=provider))
-        logging.getLogger("transactional").setLevel(logging.INFO)
-        # ----------------------------------------------------------------------------------------
-        with TracerProvider().get_tracer("demo").start_as_current_span("addSecret"):
-            logging.getLogger("transactional").info(
-                "Added secret",
-                extra={
-                    "extra": {
-                        "user_email": "jdoe@example.com",
-                        "log_type": "Security",
-                        "environment": "production",
-                    }
-                },
+        # --- the README's lines, with client= for the local endpoint and create_log_group=True -----
+        provider = LoggerProvider(
+            resource=Resource.create({"service.name": "integrates", "deployment.environment.name": "production"})
+        )
+        provider.add_log_record_processor(
+            BatchLogRecordProcessor(
+                CloudWatchLogRecordExporter(
+                    log_group_name="integrates",
+                    log_stream_name="transactional",
+                    client=cloudwatch.client(),
+                    create_log_group=True,
+                )
             )
+        )
+        logging.getLogger().addHandler(OTelHandler(logger_provider=provider))
+        logging.getLogger().setLevel(logging.INFO)
+        with TracerProvider().get_tracer("demo").start_as_current_span("addSecret"):  # the request's span
+            logging.getLogger("transactional").info(
+                "Added secret", extra={"extra": {"user_email": "jdoe@example.com", "log_type": "Security"}}
+            )
+        # ----------------------------------------------------------------------------------------
         provider.shutdown()
         for event in cloudwatch.events("integrates"):
             print(json.dumps({k: v for k, v in event.items() if not k.startswith("@")}, indent=2))

@@ -86,19 +86,24 @@ def dead_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def test_dead_port_fails_within_the_timeout_and_counts_then_fails_fast(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def dead_endpoint_exporter(monkeypatch: pytest.MonkeyPatch, timeout: float) -> CloudWatchLogRecordExporter:
+    """An exporter building its own client for a port nobody listens on."""
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    exporter = CloudWatchLogRecordExporter(
+    return CloudWatchLogRecordExporter(
         log_group_name=GROUP,
         log_stream_name="s",
         endpoint_url=f"http://127.0.0.1:{dead_port()}",
         region_name="us-east-1",
-        timeout=1.0,
+        timeout=timeout,
         environ={},
     )
+
+
+def test_dead_port_fails_within_the_timeout_and_counts_then_fails_fast(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    exporter = dead_endpoint_exporter(monkeypatch, timeout=1.0)
     exporter._delivery.client()  # built lazily: no credentials needed until signing
     started = time.monotonic()
     assert exporter.export(records(10)) is LogRecordExportResult.FAILURE
@@ -491,16 +496,7 @@ def test_a_long_outage_keeps_nothing_between_exports(monkeypatch: pytest.MonkeyP
     import gc
     import tracemalloc
 
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    exporter = CloudWatchLogRecordExporter(
-        log_group_name=GROUP,
-        log_stream_name="s",
-        endpoint_url=f"http://127.0.0.1:{dead_port()}",
-        region_name="us-east-1",
-        timeout=0.5,
-        environ={},
-    )
+    exporter = dead_endpoint_exporter(monkeypatch, timeout=0.5)
     batch = records(1000, note="x" * 200)
     exporter.export(batch)  # spends its timeout; the endpoint is then known down
     tracemalloc.start()

@@ -256,6 +256,19 @@ def run_example(name: str, environ: dict[str, str] | None = None) -> str:
     return done.stdout
 
 
+def test_example_quickstart_is_the_readme_lines_and_delivers() -> None:
+    event = json.loads(run_example("quickstart.py"))  # exactly one event, printed as one JSON document
+    assert event["message"] == "Added secret" and event["logger"] == "transactional"
+    assert event["extra"] == {"user_email": "jdoe@example.com", "log_type": "Security", "environment": "production"}
+    assert len(event["trace_id"]) == 32 and event["resource"]["service.name"] == "integrates"
+    readme = (ROOT / "README.md").read_text()
+    for line in (
+        'logging.getLogger().addHandler(OTelHandler(logger_provider=provider))',
+        "logging.getLogger().setLevel(logging.INFO)",
+    ):
+        assert line in readme and line in (ROOT / "examples" / "quickstart.py").read_text()
+
+
 def test_example_dictconfig_keeps_production_only(tmp_path: Path) -> None:
     lines = [json.loads(line) for line in run_example("dictconfig_setup.py").splitlines()]
     assert sorted(e["message"] for e in lines) == ["flat style", "kept"]
