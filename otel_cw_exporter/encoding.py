@@ -7,7 +7,7 @@ The event's field names are a contract with the queries people already run (``ex
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from opentelemetry.sdk._logs import ReadableLogRecord
@@ -15,6 +15,7 @@ from opentelemetry.sdk.resources import Resource
 
 from .jsonsafe import dumps_sized, sanitize, utf8_size
 from .limits import EVENT_OVERHEAD, MAX_EVENT_BYTES
+from .redaction import Redactor, might_hold_token
 from .truncation import fit
 
 #: Resource keys whose value stands in for ``extra.environment`` when the record has none.
@@ -22,10 +23,10 @@ ENVIRONMENT_RESOURCE_KEYS = ("deployment.environment.name", "deployment.environm
 #: The seed's nested-attribute style: ``logger.info(msg, extra={"extra": {...}})``.
 NESTED_EXTRA_KEY = "extra"
 
-Redact = Callable[[Any], Any]
-
-# Where an attribute goes: ``extra``, ``exception``, ``code``, or merged from the nested ``extra``.
-_EXTRA, _EXCEPTION, _CODE, _NESTED = range(4)
+# Where an attribute goes: ``extra``, ``exception``, ``code``, merged from the nested ``extra``, or masked.
+_EXTRA, _EXCEPTION, _CODE, _NESTED, _SECRET = range(5)
+#: Value types the redactor has nothing to walk in (strings are checked for tokens on the JSON text).
+_PLAIN = frozenset({str, int, float, bool, type(None)})
 _MAX_KINDS = 4096
 
 
@@ -112,14 +113,17 @@ class EventEncoder:
         self,
         *,
         xray_trace_id: bool = False,
-        redact: Redact | None = None,
+        redactor: Redactor | None = None,
         max_event_bytes: int = MAX_EVENT_BYTES,
     ) -> None:
         self._xray = xray_trace_id
-        self._redact = redact
+        self._redactor = redactor if redactor is not None and redactor.active else None
+        self._scrub = self._redactor is not None and self._redactor.scrubs_tokens
         self._limit = max_event_bytes - EVENT_OVERHEAD
         self._clock = _Clock()
         self._kinds: dict[str, int] = {}
+        self._secret: dict[str, bool] = {}  # nested ``extra`` keys: secret or not
+        self._span: tuple[int, int, str, str] = (0, 0, "", "")  # records come in bursts of one span
         # id(resource) -> (resource, attributes dict, environment); one provider means one entry.
         self._resources: dict[int, tuple[Resource, dict[str, Any], Any]] = {}
 
@@ -149,6 +153,8 @@ class EventEncoder:
                 kind = _CODE
             elif key == NESTED_EXTRA_KEY:
                 kind = _NESTED
+            elif self._redactor is not None and self._redactor.is_secret(key):
+                kind = _SECRET
             else:
                 kind = _EXTRA
             if len(self._kinds) >= _MAX_KINDS:
@@ -156,8 +162,22 @@ class EventEncoder:
             self._kinds[key] = kind
         return kind
 
+    def _is_secret(self, key: Any) -> bool:
+        secret = self._secret.get(key) if type(key) is str else None
+        if secret is None:
+            secret = self._redactor is not None and self._redactor.is_secret(key)
+            if type(key) is str:
+                if len(self._secret) >= _MAX_KINDS:
+                    self._secret.clear()
+                self._secret[key] = secret
+        return secret
+
     def fields(self, record: ReadableLogRecord, ns: int) -> dict[str, Any]:
-        """The event as a dict, in the schema's field order; ``ns`` is the record's time."""
+        """The event as a dict, in the schema's field order; ``ns`` is the record's time.
+
+        Values under secret keys are masked here; values that hold containers are walked by the
+        redactor; raw tokens inside plain strings are looked for in :meth:`encode`, on the JSON text.
+        """
         log_record = record.log_record
         attributes = log_record.attributes
         # The SDK's BoundedAttributes is a Mapping whose Python-level __iter__/__getitem__ cost more than
@@ -168,32 +188,55 @@ class EventEncoder:
         exception: dict[str, Any] = {}
         code: dict[str, Any] = {}
         kinds = self._kinds
+        redactor = self._redactor
+        deep = False  # a value holds a container: the redactor must walk it
         for key, value in items.items():
-            kind = kinds.get(key) if type(key) is str else _EXTRA
+            kind = kinds.get(key) if type(key) is str else None
             if kind is None:
-                kind = self._kind(key)
+                kind = self._kind(key) if type(key) is str else (_SECRET if self._is_secret(key) else _EXTRA)
             if kind == _EXTRA:
                 extra[key] = value
+                if type(value) not in _PLAIN:
+                    deep = True
             elif kind == _CODE:
                 code[key[5:]] = value
             elif kind == _EXCEPTION:
                 exception[key[10:]] = value
+                if type(value) not in _PLAIN:
+                    deep = True
+            elif kind == _SECRET:
+                extra[key] = redactor.mask if redactor is not None else value
             elif isinstance(value, Mapping):
                 nested = value
             else:
                 extra[key] = value
+                if type(value) not in _PLAIN:
+                    deep = True
         if nested is not None:
-            extra.update(nested)
+            if redactor is None:
+                extra.update(nested)
+            else:
+                secrets = self._secret
+                for key, value in nested.items():
+                    secret = secrets.get(key) if type(key) is str else None
+                    if secret is None:
+                        secret = self._is_secret(key)
+                    if secret:
+                        extra[key] = redactor.mask
+                        continue
+                    extra[key] = value
+                    if type(value) not in _PLAIN:
+                        deep = True
         resource, environment = self._resource(record.resource)
         if environment is not None and "environment" not in extra:
             extra["environment"] = environment
         body = log_record.body
-        redact = self._redact
-        if redact is not None:
-            body = redact(body)
-            extra = redact(extra)
-            if exception:
-                exception = redact(exception)
+        if redactor is not None:
+            if deep or type(body) not in _PLAIN:
+                body = redactor.redact(body)
+                extra = redactor.redact(extra)
+            if exception:  # rare, so always walked: its keys are checked too
+                exception = redactor.redact(exception)
         scope = record.instrumentation_scope
         fields: dict[str, Any] = {
             "timestamp": self._clock.iso(ns),
@@ -206,12 +249,15 @@ class EventEncoder:
             fields["exception"] = exception
         if code:
             fields["code"] = code
-        if log_record.span_id and log_record.trace_id:
-            trace_id = format(log_record.trace_id, "032x")
-            fields["trace_id"] = trace_id
-            fields["span_id"] = format(log_record.span_id, "016x")
+        trace_id, span_id = log_record.trace_id, log_record.span_id
+        if span_id and trace_id:
+            cached = self._span
+            if cached[0] != trace_id or cached[1] != span_id:
+                cached = self._span = (trace_id, span_id, format(trace_id, "032x"), format(span_id, "016x"))
+            fields["trace_id"] = cached[2]
+            fields["span_id"] = cached[3]
             if self._xray:
-                fields["xray_trace_id"] = xray_trace_id(trace_id)
+                fields["xray_trace_id"] = xray_trace_id(cached[2])
         fields["resource"] = resource
         if log_record.event_name:
             fields["event_name"] = log_record.event_name
@@ -224,6 +270,14 @@ class EventEncoder:
         ns = timestamp_ns(record)
         fields = self.fields(record, ns)
         text, size = dumps_sized(fields)
+        if self._scrub and might_hold_token(text):
+            # Some string may hold a JWT or a Bearer/Basic credential: the redactor's full walk finds it.
+            redactor: Any = self._redactor
+            fields["message"] = redactor.redact(fields["message"])
+            fields["extra"] = redactor.redact(fields["extra"])
+            if "exception" in fields:
+                fields["exception"] = redactor.redact(fields["exception"])
+            text, size = dumps_sized(fields)
         if size > self._limit:
             fields["resource"] = dict(fields["resource"])  # the cached dict must not be cut in place
             text = fit(fields, text, self._limit)

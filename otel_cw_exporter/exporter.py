@@ -118,7 +118,7 @@ class CloudWatchLogRecordExporter(LogRecordExporter):
         self._router = Router(config.log_group_name, config.log_stream_name, route_list)
         self._allowlist = EnvironmentAllowlist(config.environments) if config.environments else None
         redactor = Redactor() if config.redact_keys is None else Redactor(keys=tuple(config.redact_keys))
-        self._encoder = EventEncoder(xray_trace_id=config.xray_trace_id, redact=redactor.redact)
+        self._encoder = EventEncoder(xray_trace_id=config.xray_trace_id, redactor=redactor)
         self._telemetry = Telemetry(meter_provider)
         self._delivery = Delivery(
             self._client_factory(client, config),

@@ -22,7 +22,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-__all__ = ["DEFAULT_MASK", "DEFAULT_MAX_DEPTH", "DEFAULT_SECRET_KEYS", "Redactor", "normalise_key"]
+__all__ = ["DEFAULT_MASK", "DEFAULT_MAX_DEPTH", "DEFAULT_SECRET_KEYS", "Redactor", "might_hold_token", "normalise_key"]
 
 #: Matched by containment after normalisation (see :func:`normalise_key`): ``token`` covers
 #: ``access_token``, ``refresh_token``, ``x-amz-security-token``; ``secret`` covers ``client_secret``
@@ -67,6 +67,10 @@ def normalise_key(key: str) -> str:
 def _hinted(text: str) -> bool:
     """The cheap test before any regex: could ``text`` hold a JWT or a Bearer/Basic credential?"""
     return "eyJ" in text or "earer" in text or "EARER" in text or "asic" in text or "ASIC" in text
+
+
+#: The same test, public: run on an event's whole JSON text, it says whether any string in it needs scrubbing.
+might_hold_token = _hinted
 
 
 def _whole(text: str, match: re.Match[str]) -> bool:
@@ -122,6 +126,15 @@ class Redactor:
     def disabled(cls) -> Redactor:
         """A redactor that changes nothing (no key masking, no token scrubbing)."""
         return cls(keys=(), scrub_tokens=False)
+
+    @property
+    def active(self) -> bool:
+        """False when it changes nothing (no keys, no token scrubbing)."""
+        return self._active
+
+    @property
+    def scrubs_tokens(self) -> bool:
+        return self._scrub_tokens
 
     @property
     def keys(self) -> tuple[str, ...]:

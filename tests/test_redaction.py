@@ -455,3 +455,36 @@ def test_text_without_hints_is_returned_as_is(text: str) -> None:
 def test_basic_credentials_detection_uses_base64() -> None:
     encoded = base64.b64encode(b"alice:s3cret").decode()
     assert Redactor().redact(f"sent Basic {encoded} upstream") == f"sent Basic {M} upstream"
+
+
+# -- inside the encoder ------------------------------------------------------------------------------------
+
+_KEYS = st.sampled_from(["user_email", "password", "note", "X-Api-Key", "headers", "extra", "items", "db_token"])
+_LEAVES = st.one_of(
+    st.sampled_from(["plain", f"Bearer {TOKEN}", f"see {TOKEN} here", "Basic dXNlcjpwYXNz", "a basic idea"]),
+    st.integers(),
+    st.none(),
+    st.booleans(),
+)
+_VALUES = st.recursive(
+    _LEAVES,
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(_KEYS, children, max_size=3),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(body=_VALUES, attributes=st.dictionaries(_KEYS, _VALUES, max_size=5))
+def test_the_encoders_fast_path_masks_exactly_what_the_full_walk_does(body: Any, attributes: dict[str, Any]) -> None:
+    # The encoder masks top-level keys inline, walks only values that hold containers, and looks for
+    # tokens on the JSON text: the event must be the one a full walk of everything would give.
+    from otel_cw_exporter.encoding import EventEncoder
+
+    from .support import make_record
+
+    redactor = Redactor()
+    event = json.loads(EventEncoder(redactor=redactor).encode(make_record(body, attributes)).message)
+    plain = json.loads(EventEncoder().encode(make_record(body, attributes)).message)
+    assert event["message"] == json.loads(json.dumps(redactor.redact(plain["message"])))
+    assert event["extra"] == json.loads(json.dumps(redactor.redact(plain["extra"])))
+    assert TOKEN not in json.dumps(event) and "dXNlcjpwYXNz" not in json.dumps(event)
