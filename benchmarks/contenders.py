@@ -5,7 +5,6 @@
 - ``otlp``: SDK + ``BatchLogRecordProcessor`` + ``OTLPLogExporter`` (protobuf over HTTP).
 - ``noop``: SDK + ``BatchLogRecordProcessor`` + an exporter that does nothing: the pipeline's floor.
 - ``floor``: no SDK: build the dict, ``orjson.dumps`` it, one HTTP POST per 10,000 events.
-- ``ours-tuned`` (only when named): ours with the proposed optimisations applied from outside.
 
 Every OTel pipeline gets the same processor settings (see :class:`Settings`), so differences are the exporters'.
 """
@@ -42,9 +41,8 @@ from .workload import (
 )
 
 ALL = ("ours", "watchtower", "otlp", "noop", "floor")
-#: Not run unless named: ours with the README's proposals applied from outside (``benchmarks.experiments``),
-#: to project what they would give in a whole pipeline. A prototype, not the package.
-EXTRA = ("ours-tuned",)
+#: Contenders run only when named (none since the proposals they prototyped are in the package).
+EXTRA: tuple[str, ...] = ()
 #: Fake credentials: the sink does not check signatures, but botocore signs every request as it would for AWS.
 REGION = "us-east-1"
 ACCESS_KEY = "benchmark"
@@ -57,7 +55,6 @@ def missing_dependency(name: str) -> str | None:
     """Why a contender cannot run here (a package is not installed), else None."""
     needs = {
         "ours": ("otel_cw_exporter", "boto3"),
-        "ours-tuned": ("otel_cw_exporter", "boto3", "orjson"),
         "watchtower": ("watchtower", "boto3"),
         "otlp": ("opentelemetry.exporter.otlp.proto.http",),
         "noop": (),
@@ -315,11 +312,6 @@ def exporter_for(name: str, sink_url: str, latency: LatencyLog | None = None) ->
         return CloudWatchLogRecordExporter(
             log_group_name=GROUP, log_stream_name=STREAM, client=boto3_logs_client(sink_url), create_log_group=True
         )
-    if name == "ours-tuned":
-        from .experiments import tuned_exporter
-
-        tuned: LogRecordExporter = tuned_exporter(sink_url)
-        return tuned
     if name == "otlp":
         from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
 

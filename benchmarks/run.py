@@ -35,7 +35,6 @@ SCENARIOS = ("own", "stdlib", "api", "burst", "paced")
 #: Which scenarios mean something for which contender.
 APPLIES: dict[str, tuple[str, ...]] = {
     "ours": SCENARIOS,
-    "ours-tuned": SCENARIOS,
     "watchtower": ("stdlib", "burst", "paced"),
     "otlp": SCENARIOS,
     "noop": SCENARIOS,
@@ -43,7 +42,6 @@ APPLIES: dict[str, tuple[str, ...]] = {
 }
 LABELS = {
     "ours": "otel-cw-exporter",
-    "ours-tuned": "ours + proposals (prototype)",
     "watchtower": "watchtower 3.4 handler",
     "otlp": "OTLP/HTTP exporter",
     "noop": "SDK + do-nothing exporter",
@@ -179,7 +177,7 @@ def _ratio(a: float | None, b: float | None) -> float | None:
 
 
 def _ratios_for(results: dict[str, Any], ours: str) -> dict[str, float | None]:
-    """``ours`` (or the tuned prototype) against each peer."""
+    """``ours`` against each peer."""
     own = _get(results, ours, "own", "cpu_us_per_event")
     ratios = {
         "own_cpu_ours_over_floor": _ratio(own, _get(results, "floor", "own", "cpu_us_per_event")),
@@ -208,9 +206,6 @@ def summarize(results: dict[str, Any]) -> dict[str, Any]:
     ratios = _ratios_for(results, "ours")
     ours_own = _get(results, "ours", "own", "cpu_us_per_event")
     growth = _get(results, "ours", "burst", "rss_growth_mb")
-    if "ours-tuned" in results:
-        tuned = _ratios_for(results, "ours-tuned")
-        ratios.update({f"tuned_prototype_{key}": value for key, value in tuned.items() if value is not None})
 
     def check(value: float | None, limit: float, *, at_least: bool = False) -> dict[str, Any]:
         met = None if value is None else (value >= limit if at_least else value <= limit)
