@@ -1,10 +1,13 @@
 """The ``otel-cw-exporter`` command: ``demo``, ``doctor``, ``queries install|list`` and ``tail``.
 
 Every failure a person can fix ends as one line on stderr (what went wrong, then ``fix:`` and what to
-do) and a non-zero exit code, never a traceback (``--debug`` shows it). Exit codes: 0 ok, 1 a check or
-an AWS call failed, 2 usage or configuration error (bad arguments, no group, no region, no credentials).
-AWS options come from the arguments, then the exporter's ``OTEL_EXPORTER_CLOUDWATCH_LOGS_*`` variables,
-then boto3's usual chain, exactly as the exporter reads them.
+do) and a non-zero exit code, never a traceback (``--debug`` shows it). Exit codes, the same for every
+command, ``doctor`` included: 0 ok; 1 an AWS call or a check failed (access denied, a missing log group
+or stream, an unreachable endpoint...); 2 a usage or configuration error (bad arguments, an invalid
+option or variable, no log group, no region, no credentials or credentials AWS rejects); 130
+interrupted, except ``tail``, which Ctrl-C ends with 0. AWS options come from the arguments, then the
+exporter's ``OTEL_EXPORTER_CLOUDWATCH_LOGS_*`` variables, then boto3's usual chain, exactly as the
+exporter reads them.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import json
+import math
 import os
 import re
 import shutil
@@ -49,6 +53,14 @@ PROG = "otel-cw-exporter"
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+#: The rule, as the module's docstring, ``--help`` and the README state it.
+EXIT_CODES = (
+    "Exit codes, the same for every command, doctor included: 0 ok; 1 an AWS call or a check failed "
+    "(access denied, a missing log group or stream, an unreachable endpoint...); 2 a usage or configuration "
+    "error (bad arguments, an invalid option or variable, no log group, no region, no credentials or "
+    "credentials AWS rejects); 130 interrupted, except tail, which Ctrl-C ends with 0."
+)
 
 _ACCESS_DENIED = frozenset({"AccessDeniedException", "AccessDenied", "UnauthorizedOperation", "UnauthorizedException"})
 _BAD_CREDENTIALS = frozenset(
@@ -307,12 +319,24 @@ def _client_config() -> Config:
     )
 
 
+#: Where a region comes from, for every piece of advice that names one.
+REGION_ADVICE = "--region or AWS_DEFAULT_REGION; boto3 ignores AWS_REGION"
+
+
 def region_fix() -> str:
     """What to do when boto3 finds no region (it reads AWS_DEFAULT_REGION, not AWS_REGION)."""
-    fix = f"pass --region, or set AWS_DEFAULT_REGION (or {env_name('region_name')})"
+    fix = f"pass --region, or set AWS_DEFAULT_REGION (or {env_name('region_name')}); boto3 ignores AWS_REGION"
     if os.environ.get("AWS_REGION") and not os.environ.get("AWS_DEFAULT_REGION"):
         fix += "; AWS_REGION is set, but boto3 reads AWS_DEFAULT_REGION"
     return fix
+
+
+def hint(code: str, default: str = "") -> str:
+    """The fix for an error code; advice that names the region says where the region comes from."""
+    text = HINTS.get(code, default)
+    if "region" in text and "AWS_DEFAULT_REGION" not in text:
+        text += f" (the region: {REGION_ADVICE})"
+    return text
 
 
 def is_loopback(url: str | None) -> bool:
@@ -404,11 +428,11 @@ def connect(args: argparse.Namespace, group: str | None, *, need_group: bool = T
     try:
         credentials = session.get_credentials()
     except BotoCoreError as error:
-        raise CliError(f"could not load AWS credentials: {error}", HINTS["NoCredentialsError"], EXIT_USAGE) from None
+        raise CliError(f"could not load AWS credentials: {error}", hint("NoCredentialsError"), EXIT_USAGE) from None
     if credentials is None:
         raise CliError(
             "no AWS credentials found",
-            HINTS["NoCredentialsError"] + f"; `{PROG} demo` needs none",
+            hint("NoCredentialsError") + f"; `{PROG} demo` needs none",
             EXIT_USAGE,
         )
     return Aws(config, session, region, endpoint)
@@ -426,7 +450,7 @@ def describe_error(
     if isinstance(error, CliError):
         return error
     if isinstance(error, (NoCredentialsError, PartialCredentialsError)):
-        return CliError("no AWS credentials found", HINTS["NoCredentialsError"], EXIT_USAGE)
+        return CliError("no AWS credentials found", hint("NoCredentialsError"), EXIT_USAGE)
     if isinstance(error, NoRegionError):
         return CliError("no AWS region configured", region_fix(), EXIT_USAGE)
     if isinstance(error, ProfileNotFound):
@@ -436,7 +460,8 @@ def describe_error(
         reason = type(error).__name__
         return CliError(
             f"cannot reach {where} ({reason})",
-            "check --endpoint-url (or AWS_ENDPOINT_URL_CLOUDWATCH_LOGS), the region, the network and any proxy",
+            "check --endpoint-url (or AWS_ENDPOINT_URL_CLOUDWATCH_LOGS), the region "
+            f"({REGION_ADVICE}), the network and any proxy",
         )
     if isinstance(error, ParamValidationError):
         return CliError(str(error), "check the arguments", EXIT_USAGE)
@@ -465,19 +490,19 @@ def describe_error(
             if group:
                 return CliError(
                     f'log group "{group}" does not exist in {region or "this region"}',
-                    f"check --group and --region; `{PROG} doctor` checks the whole configuration",
+                    f"check --group and the region ({REGION_ADVICE}); `{PROG} doctor` checks the whole configuration",
                 )
-            return CliError(f"not found: {message or code}", "check --group and --region")
+            return CliError(f"not found: {message or code}", f"check --group and the region ({REGION_ADVICE})")
         if code in _BAD_CREDENTIALS:
             return CliError(
                 f"AWS rejected the credentials ({code}: {message})",
-                HINTS.get(code, "check the credentials, their account and the region"),
+                hint(code, "check the credentials, their account and the region"),
                 EXIT_USAGE,
             )
         if code in _THROTTLED:
             return CliError(f"{operation} was throttled ({code})", "try again in a moment")
         detail = f": {message}" if message else ""
-        return CliError(f"{operation} failed: {code}{detail}", HINTS.get(code, ""))
+        return CliError(f"{operation} failed: {code}{detail}", hint(code))
     if isinstance(error, BotoCoreError):
         return CliError(str(error), "")
     return CliError(f"unexpected error: {type(error).__name__}: {error}", f"run `{PROG} --debug ...` for the traceback")
@@ -497,29 +522,72 @@ def _call(aws: Aws, function: Callable[..., Any], /, **kwargs: Any) -> Any:
         ) from None
 
 
-def render_template(template: str, kind: Literal["group", "stream"]) -> str:
-    """A group or stream name template (``{service.name}``...) as the exporter would fill it for a record of
-    this process: the resource the SDK builds from ``OTEL_SERVICE_NAME``/``OTEL_RESOURCE_ATTRIBUTES``."""
+def _name_template(template: str, kind: Literal["group", "stream"]) -> Any:
+    from .templates import NameTemplate
+
+    try:
+        return NameTemplate(template, kind)
+    except ValueError as error:
+        raise CliError(f"invalid log {kind} name: {error}", f"correct the log {kind} name", EXIT_USAGE) from None
+
+
+def _process_record() -> Any:
+    """A record as this process would emit it: no attributes, the resource the SDK builds from
+    ``OTEL_SERVICE_NAME``/``OTEL_RESOURCE_ATTRIBUTES``."""
     from opentelemetry._logs import LogRecord
     from opentelemetry.sdk._logs import ReadableLogRecord
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
-    from .templates import NameTemplate
-
-    try:
-        name = NameTemplate(template, kind)
-    except ValueError as error:
-        raise CliError(f"invalid log {kind} name: {error}", f"correct the log {kind} name", EXIT_USAGE) from None
-    if name.constant is not None:
-        return name.constant
     now = time.time_ns()
-    record = ReadableLogRecord(
+    return ReadableLogRecord(
         log_record=LogRecord(timestamp=now, observed_timestamp=now, attributes={}),
         resource=Resource.create(),
         instrumentation_scope=InstrumentationScope("transactional"),
     )
-    return name.render(record, now)
+
+
+def render_template(template: str, kind: Literal["group", "stream"]) -> str:
+    """A group or stream name template (``{service.name}``...) as the exporter would fill it for a record of
+    this process: the resource the SDK builds from ``OTEL_SERVICE_NAME``/``OTEL_RESOURCE_ATTRIBUTES``."""
+    name = _name_template(template, kind)
+    if name.constant is not None:
+        return str(name.constant)
+    return str(name.render(_process_record(), time.time_ns()))
+
+
+#: Placeholders whose value comes from each record (or each process), never from the configuration.
+_PER_RECORD = frozenset({"logger", "level", "pid"})
+
+
+def _placeholders(template: str) -> list[str]:
+    return re.findall(r"\{([^{}]*)\}", template.replace("{{", "").replace("}}", ""))
+
+
+def name_ahead(template: str, kind: Literal["group", "stream"]) -> tuple[str, str]:
+    """``(name, why_not)``: the name the exporter would use, as :func:`render_template` fills it, and, when
+    that name cannot be known before a record arrives (a placeholder filled from each record, or one
+    with no value in this configuration, like the default ``unknown_service``), why not; else ``""``."""
+    name = _name_template(template, kind)
+    if name.constant is not None:
+        return str(name.constant), ""
+    record = _process_record()
+    now = time.time_ns()
+    rendered = str(name.render(record, now))
+    from .templates import MISSING_PREFIX
+
+    for field in _placeholders(template):
+        key = field.partition(":")[0]
+        if key == "pid":
+            return rendered, "{pid} is the id of the process that exports"
+        if key in _PER_RECORD or key.startswith("attributes."):
+            return rendered, f"{{{field}}} is filled from each record"
+        value = str(_name_template("{" + field + "}", kind).render(record, now))
+        if value.startswith(MISSING_PREFIX):
+            return rendered, f"{{{field}}} has no value here (each record, or the service's resource, gives it)"
+        if key in ("service.name", "resource.service.name") and value.startswith("unknown_service"):
+            return rendered, "{service.name} is not set here (set OTEL_SERVICE_NAME as the service does)"
+    return rendered, ""
 
 
 # --------------------------------------------------------------------------- demo
@@ -542,6 +610,8 @@ class Check:
     status: Status
     detail: str
     fix: str = ""
+    exit_code: int = EXIT_FAILED
+    """What a FAIL of this check exits with: EXIT_USAGE for the configuration, credentials and region."""
 
     def lines(self, width: int) -> list[str]:
         head = f"  {self.status}  {self.name:<13} {self.detail}"
@@ -557,6 +627,30 @@ class Check:
                 )
             )
         return out
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What looking at one log group or stream found."""
+
+    status: Status
+    detail: str
+    fix: str = ""
+
+    @property
+    def usable(self) -> bool:
+        """Whether what comes after (the stream in the group, the event in the stream) can be checked."""
+        return self.status != "FAIL"
+
+
+@dataclass(frozen=True)
+class Destination:
+    """Where the records of one route go, as name templates (the exporter's own where the route sets none)."""
+
+    label: str
+    when: str
+    group: str
+    stream: str
 
 
 def _credentials_source(credentials: Any) -> str:
@@ -578,6 +672,42 @@ def _region_source(args: argparse.Namespace) -> str:
     return "the AWS profile"
 
 
+def configured_routes(config: ExporterConfig) -> list[Any]:
+    """The exporter's routes (``OTEL_EXPORTER_CLOUDWATCH_LOGS_ROUTES`` or the configuration's), checked."""
+    from .routing import Route, routes_from_json
+
+    try:
+        if isinstance(config.routes, str):
+            return list(routes_from_json(config.routes, source=env_name("routes")))
+        return [route if isinstance(route, Route) else Route.from_dict(route) for route in config.routes]
+    except ConfigError as error:
+        raise CliError(f"invalid configuration: {error}", "correct the routes", EXIT_USAGE) from None
+
+
+def _when_text(when: Mapping[str, Any]) -> str:
+    def values(value: Any) -> str:
+        return "|".join(_text(v) for v in value) if isinstance(value, tuple) else _text(value)
+
+    return ", ".join(f"{key}={values(value)}" for key, value in when.items())
+
+
+def destinations(config: ExporterConfig, routes: Sequence[Any]) -> list[Destination]:
+    """The routes' destinations other than the exporter's own, each once (labelled by its first route)."""
+    seen = {(config.log_group_name, config.log_stream_name)}
+    found: list[Destination] = []
+    for index, route in enumerate(routes):
+        key = (route.log_group_name or config.log_group_name, route.log_stream_name or config.log_stream_name)
+        if key in seen:
+            continue
+        seen.add(key)
+        found.append(Destination(f"route [{index}]", _when_text(route.when), *key))
+    return found
+
+
+def _ahead_text(kind: str, template: str, why: str) -> str:
+    return f'not checked ahead: the {kind} name comes from the template "{template}" and {why}'
+
+
 class Doctor:
     """The checks of ``doctor``, run in order; each later one needs the earlier ones to pass."""
 
@@ -588,8 +718,9 @@ class Doctor:
         self.checks: list[Check] = []
         self.config: ExporterConfig | None = None
         self.group_info: dict[str, Any] | None = None
-        self.group_known = False
-        self.listing_error: BaseException | None = None
+        self.destinations: list[Destination] = []
+        self._groups: dict[str, Outcome] = {}
+        self._main_group = ""
 
     def report(self, check: Check) -> Check:
         self.checks.append(check)
@@ -604,65 +735,75 @@ class Doctor:
     def run(self) -> int:
         args = self.args
         config_error: CliError | None = None
+        group = stream = group_why = stream_why = ""
+        routes: list[Any] = []
         try:
             self.config = exporter_config(args, args.group)
+            if self.config is not None:
+                group, group_why = name_ahead(self.config.log_group_name, "group")
+                stream, stream_why = name_ahead(self.config.log_stream_name, "stream")
+                routes = configured_routes(self.config)
+                self.destinations = destinations(self.config, routes)
         except CliError as error:
             config_error = error
+            self.config = None
         config = self.config
         intro = f"Checking the exporter's configuration (arguments, then {PREFIX}* variables, then boto3's chain):"
         for line in textwrap.wrap(intro, self.width):
             self.out(line)
         if config is not None:
-            group = render_template(config.log_group_name, "group")
-            stream = render_template(config.log_stream_name, "stream")
+            count = len(routes)
             self.report(
                 Check(
                     "configuration",
                     "PASS",
-                    f'group "{group}" (create if missing: {"yes" if config.create_log_group else "no"}), '
-                    f'stream "{stream}"' + _template_note(config.log_stream_name, stream),
+                    f'group "{group}"'
+                    + _name_note(config.log_group_name, group, config.create_log_group)
+                    + f', stream "{stream}"'
+                    + _name_note(config.log_stream_name, stream, config.create_log_stream)
+                    + (f", {count} route{'s' if count != 1 else ''}" if count else ""),
                 )
             )
         else:
             assert config_error is not None
-            self.report(Check("configuration", "FAIL", config_error.message, config_error.fix))
-            group = stream = ""
+            self.report(Check("configuration", "FAIL", config_error.message, config_error.fix, EXIT_USAGE))
+        later = ("log group", "log stream", *(d.label for d in self.destinations), "test event", "retention")
 
         session: Any = None
         try:
             session = make_session(args.profile)
         except CliError as error:
-            self.report(Check("credentials", "FAIL", error.message, error.fix))
-            self.skip(("region", "endpoint", "log group", "log stream", "test event", "retention"), "no AWS profile")
-            return self.finish(config_error)
+            self.report(Check("credentials", "FAIL", error.message, error.fix, EXIT_USAGE))
+            self.skip(("region", "endpoint", *later), "no AWS profile")
+            return self.finish()
         region = args.region or (config.region_name if config else None) or session.region_name
         credentials = None
         try:
             credentials = session.get_credentials()
         except BotoCoreError as error:
             self.report(
-                Check("credentials", "FAIL", f"could not load credentials: {error}", HINTS["NoCredentialsError"])
+                Check(
+                    "credentials",
+                    "FAIL",
+                    f"could not load credentials: {error}",
+                    hint("NoCredentialsError"),
+                    EXIT_USAGE,
+                )
             )
         if credentials is None:
             if not any(c.name == "credentials" for c in self.checks):
-                self.report(Check("credentials", "FAIL", "no AWS credentials found", HINTS["NoCredentialsError"]))
+                self.report(
+                    Check("credentials", "FAIL", "no AWS credentials found", hint("NoCredentialsError"), EXIT_USAGE)
+                )
         else:
             self.report(self.check_identity(session, credentials, region, config))
         if region:
             self.report(Check("region", "PASS", f"{region} (from {_region_source(args)})"))
         else:
-            self.report(
-                Check(
-                    "region",
-                    "FAIL",
-                    "no AWS region configured",
-                    region_fix(),
-                )
-            )
-        rest = ("endpoint", "log group", "log stream", "test event", "retention")
+            self.report(Check("region", "FAIL", "no AWS region configured", region_fix(), EXIT_USAGE))
         if credentials is None or not region:
-            self.skip(rest, "needs credentials and a region")
-            return self.finish(config_error)
+            self.skip(("endpoint", *later), "needs credentials and a region")
+            return self.finish()
         endpoint = (
             args.endpoint_url or (config.endpoint_url if config else None) or os.environ.get(env_name("endpoint_url"))
         )
@@ -673,27 +814,42 @@ class Doctor:
             config=Config(retries={"total_max_attempts": 1}, connect_timeout=3, read_timeout=10),
         )
         if not self.check_endpoint(client, group or "-"):
-            self.skip(rest[1:], "needs the endpoint")
-            return self.finish(config_error)
+            self.skip(later, "needs the endpoint")
+            return self.finish()
         if config is None:
-            self.skip(rest[1:], "needs a log group")
-            return self.finish(config_error)
-        group_ok = self.check_group(client, config, group, region)
-        if group_ok:
-            self.check_stream(client, config, group, stream, region)
+            self.skip(later, "needs a log group")
+            return self.finish()
+        stream_ok = False
+        if group_why:
+            self.report(Check("log group", "SKIP", _ahead_text("group", config.log_group_name, group_why)))
+            self.skip(("log stream",), "the log group is known only when a record arrives")
         else:
-            self.skip(("log stream",), "needs the log group")
-        stream_ok = self.checks[-1].status == "PASS"
+            outcome = self.group_outcome(client, config, group, region, main=True)
+            self.report(Check("log group", outcome.status, outcome.detail, outcome.fix))
+            if not outcome.usable:
+                self.skip(("log stream",), "needs the log group")
+            elif stream_why:
+                self.report(Check("log stream", "SKIP", _ahead_text("stream", config.log_stream_name, stream_why)))
+            else:
+                found = self.stream_outcome(client, config, group, stream, region)
+                self.report(Check("log stream", found.status, found.detail, found.fix))
+                stream_ok = found.status == "PASS"
+        for destination in self.destinations:
+            self.report(self.check_destination(client, config, destination, region))
         if not args.put_test_event:
             self.report(Check("test event", "SKIP", "not sent: pass --put-test-event to store one test event"))
         elif not stream_ok:
             self.skip(("test event",), "needs the log stream")
         else:
             self.check_put(client, group, stream, region)
-        self.check_retention(config, group)
-        return self.finish(config_error)
+        if group_why:
+            self.skip(("retention",), "the log group is known only when a record arrives")
+        else:
+            self.check_retention(config, group)
+        return self.finish()
 
-    def finish(self, config_error: CliError | None) -> int:
+    def finish(self) -> int:
+        """The summary line; the exit code: the most severe failed check's (EXIT_USAGE over EXIT_FAILED)."""
         failed = [c for c in self.checks if c.status == "FAIL"]
         passed = sum(c.status == "PASS" for c in self.checks)
         skipped = sum(c.status == "SKIP" for c in self.checks)
@@ -702,9 +858,7 @@ class Doctor:
             self.out(f"{len(failed)} of {len(self.checks)} checks failed ({passed} passed, {skipped} not checked).")
         else:
             self.out(f"All checks passed ({passed} passed, {skipped} not checked).")
-        if config_error is not None:
-            return EXIT_USAGE
-        return EXIT_FAILED if failed else EXIT_OK
+        return max((c.exit_code for c in failed), default=EXIT_OK)
 
     def check_identity(
         self, session: Any, credentials: Any, region: str | None, config: ExporterConfig | None
@@ -736,7 +890,8 @@ class Doctor:
                     "credentials",
                     "FAIL",
                     f"found ({source}) but AWS rejected them ({code})",
-                    HINTS.get(code, "check the credentials, their account and the region"),
+                    hint(code, "check the credentials, their account and the region"),
+                    EXIT_USAGE,
                 )
             return Check(
                 "credentials", "PASS", f"found ({source}); caller identity unknown: sts:GetCallerIdentity {code}"
@@ -749,55 +904,58 @@ class Doctor:
         url = client.meta.endpoint_url
         started = time.monotonic()
         try:
-            answer = client.describe_log_groups(logGroupNamePrefix=group, limit=50)
-        except ClientError as error:
-            elapsed = (time.monotonic() - started) * 1000
-            self.report(Check("endpoint", "PASS", f"{url} answered in {elapsed:.0f} ms"))
-            self.group_known = False
-            self.listing_error = error
-            return True
+            client.describe_log_groups(logGroupNamePrefix=group, limit=1)
+        except ClientError:
+            pass  # an answer all the same: the endpoint is there (the group check says more)
         except Exception as error:
             problem = describe_error(error, endpoint=url)
             self.report(Check("endpoint", "FAIL", problem.message, problem.fix))
             return False
         elapsed = (time.monotonic() - started) * 1000
         self.report(Check("endpoint", "PASS", f"{url} answered in {elapsed:.0f} ms"))
-        self.group_known = True
-        self.group_info = next((g for g in answer.get("logGroups", []) if g.get("logGroupName") == group), None)
         return True
 
-    def check_group(self, client: Any, config: ExporterConfig, group: str, region: str) -> bool:
-        if not self.group_known:
-            error = self.listing_error
-            assert error is not None
+    def group_outcome(
+        self, client: Any, config: ExporterConfig, group: str, region: str, *, main: bool = False
+    ) -> Outcome:
+        """Whether ``group`` exists, or was created as the exporter would (create_log_group); once per group."""
+        if group in self._groups:
+            return self._groups[group]
+        outcome, info = self._look_at_group(client, config, group, region)
+        self._groups[group] = outcome
+        if main:
+            self.group_info = info
+            self._main_group = group
+        return outcome
+
+    def _look_at_group(
+        self, client: Any, config: ExporterConfig, group: str, region: str
+    ) -> tuple[Outcome, dict[str, Any] | None]:
+        try:
+            answer = client.describe_log_groups(logGroupNamePrefix=group, limit=5)
+        except ClientError as error:
             code = error_code(error)
             if code in _ACCESS_DENIED:
-                self.report(
-                    Check(
-                        "log group",
-                        "SKIP",
-                        f"not checked: logs:DescribeLogGroups is not allowed ({code}); "
-                        "the exporter does not need it, the stream check below shows whether the group exists",
-                    )
-                )
-                return True
+                return Outcome(
+                    "SKIP",
+                    f'"{group}" not checked: logs:DescribeLogGroups is not allowed ({code}); the exporter does '
+                    "not need it, the stream check shows whether the group exists",
+                ), None
             problem = describe_error(error, group=group, region=region)
-            self.report(Check("log group", "FAIL", problem.message, problem.fix))
-            return False
-        if self.group_info is not None:
-            self.report(Check("log group", "PASS", f'"{group}" exists; it keeps {_retention_text(self.group_info)}'))
-            return True
+            return Outcome("FAIL", problem.message, problem.fix), None
+        except Exception as error:
+            problem = describe_error(error, group=group, region=region)
+            return Outcome("FAIL", problem.message, problem.fix), None
+        info = next((g for g in answer.get("logGroups", []) if g.get("logGroupName") == group), None)
+        if info is not None:
+            return Outcome("PASS", f'"{group}" exists; it keeps {_retention_text(info)}'), info
         if not config.create_log_group:
-            self.report(
-                Check(
-                    "log group",
-                    "FAIL",
-                    f'"{group}" does not exist in {region}',
-                    f"create it (aws logs create-log-group --log-group-name {group} --region {region}), or set "
-                    f"{env_name('create_log_group')}=true (or pass --create-group) to let the exporter create it",
-                )
-            )
-            return False
+            return Outcome(
+                "FAIL",
+                f'"{group}" does not exist in {region}',
+                f"create it (aws logs create-log-group --log-group-name {group} --region {region}), or set "
+                f"{env_name('create_log_group')}=true (or pass --create-group) to let the exporter create it",
+            ), None
         kwargs: dict[str, Any] = {"logGroupName": group}
         if config.tags:
             kwargs["tags"] = dict(config.tags)
@@ -809,38 +967,77 @@ class Doctor:
                 client.put_retention_policy(logGroupName=group, retentionInDays=config.retention_days)
         except Exception as error:
             problem = describe_error(error, group=group, region=region)
-            self.report(
-                Check(
-                    "log group",
-                    "FAIL",
-                    f'"{group}" does not exist and cannot be created: {problem.message}',
-                    problem.fix,
-                )
-            )
-            return False
-        self.group_info = {"logGroupName": group, "retentionInDays": config.retention_days}
-        self.report(Check("log group", "PASS", f'"{group}" did not exist: created it, as the exporter would'))
-        return True
+            return Outcome(
+                "FAIL", f'"{group}" does not exist and cannot be created: {problem.message}', problem.fix
+            ), None
+        info = {"logGroupName": group, "retentionInDays": config.retention_days}
+        return Outcome("PASS", f'"{group}" did not exist: created it, as the exporter would'), info
 
-    def check_stream(self, client: Any, config: ExporterConfig, group: str, stream: str, region: str) -> None:
+    def stream_outcome(self, client: Any, config: ExporterConfig, group: str, stream: str, region: str) -> Outcome:
+        """Whether the exporter can write to ``stream``: it exists, or (create_log_stream) it can be created.
+        With create_log_stream off the stream is only looked up, never created."""
+        if not config.create_log_stream:
+            return self._look_up_stream(client, group, stream, region)
         try:
             client.create_log_stream(logGroupName=group, logStreamName=stream)
         except ClientError as error:
-            code = error_code(error)
-            if code == "ResourceAlreadyExistsException":
-                self.report(Check("log stream", "PASS", f'"{stream}" exists'))
-                return
+            if error_code(error) == "ResourceAlreadyExistsException":
+                return Outcome("PASS", f'"{stream}" exists')
             problem = describe_error(error, group=group, stream=stream, region=region)
-            if code in _ACCESS_DENIED and not config.create_log_stream:
-                self.report(Check("log stream", "SKIP", f"not checked: {problem.message} (create_log_stream is off)"))
-                return
-            self.report(Check("log stream", "FAIL", f'"{stream}" cannot be created: {problem.message}', problem.fix))
-            return
+            return Outcome("FAIL", f'"{stream}" cannot be created: {problem.message}', problem.fix)
         except Exception as error:
             problem = describe_error(error, group=group, stream=stream, region=region)
-            self.report(Check("log stream", "FAIL", problem.message, problem.fix))
-            return
-        self.report(Check("log stream", "PASS", f'"{stream}" can be created (created it)'))
+            return Outcome("FAIL", problem.message, problem.fix)
+        return Outcome("PASS", f'"{stream}" can be created (created it, as the exporter would)')
+
+    def _look_up_stream(self, client: Any, group: str, stream: str, region: str) -> Outcome:
+        variable = env_name("create_log_stream")
+        try:
+            answer = client.describe_log_streams(logGroupName=group, logStreamNamePrefix=stream, limit=5)
+        except ClientError as error:
+            code = error_code(error)
+            problem = describe_error(error, group=group, stream=stream, region=region)
+            if code in _ACCESS_DENIED:
+                return Outcome(
+                    "SKIP",
+                    f'"{stream}" not checked: {problem.message}; the exporter does not need '
+                    f"logs:DescribeLogStreams ({variable} is false: it only writes to the stream)",
+                )
+            return Outcome("FAIL", problem.message, problem.fix)
+        except Exception as error:
+            problem = describe_error(error, group=group, stream=stream, region=region)
+            return Outcome("FAIL", problem.message, problem.fix)
+        if any(s.get("logStreamName") == stream for s in answer.get("logStreams", [])):
+            return Outcome("PASS", f'"{stream}" exists ({variable} is false: the exporter creates no stream)')
+        return Outcome(
+            "FAIL",
+            f'"{stream}" does not exist in "{group}", and the exporter will not create it ({variable} is false)',
+            f"create it (aws logs create-log-stream --log-group-name {group} --log-stream-name {stream} "
+            f"--region {region}), or set {variable}=true",
+        )
+
+    def check_destination(self, client: Any, config: ExporterConfig, destination: Destination, region: str) -> Check:
+        """One line for one route's destination: its group, then its stream, as the exporter would meet them."""
+        group, group_why = name_ahead(destination.group, "group")
+        stream, stream_why = name_ahead(destination.stream, "stream")
+        shown_group = destination.group if group_why else group
+        shown_stream = destination.stream if stream_why else stream
+        head = f'{destination.when} -> group "{shown_group}", stream "{shown_stream}": '
+        label = destination.label
+        if group_why:
+            return Check(label, "SKIP", head + _ahead_text("group", destination.group, group_why))
+        if group == self._main_group and not self._groups[group].usable:
+            return Check(label, "SKIP", f"{head}not checked: needs the log group")
+        found = self.group_outcome(client, config, group, region)
+        if not found.usable:
+            return Check(label, "FAIL", head + "log group " + found.detail, found.fix)
+        group_text = "log group as above" if group == self._main_group else "log group " + found.detail
+        if stream_why:
+            return Check(
+                label, "SKIP", f"{head}{group_text}; stream " + _ahead_text("stream", destination.stream, stream_why)
+            )
+        written = self.stream_outcome(client, config, group, stream, region)
+        return Check(label, written.status, f"{head}{group_text}; stream {written.detail}", written.fix)
 
     def check_put(self, client: Any, group: str, stream: str, region: str) -> None:
         now = time.time()
@@ -900,13 +1097,12 @@ class Doctor:
             )
 
 
-def _template_note(template: str, rendered: str) -> str:
-    if template == rendered:
-        return ""
-    note = f' (from "{template}"'
+def _name_note(template: str, rendered: str, create: bool) -> str:
+    notes = [] if template == rendered else [f'from "{template}"']
     if rendered.startswith("unknown_service"):
-        note += "; set OTEL_SERVICE_NAME as your service does, or pass --stream"
-    return note + ")"
+        notes.append("set OTEL_SERVICE_NAME as your service does, or pass --stream")
+    notes.append(f"create if missing: {'yes' if create else 'no'}")
+    return f" ({'; '.join(notes)})"
 
 
 def _retention_text(group: Mapping[str, Any]) -> str:
@@ -946,8 +1142,8 @@ def _route_groups() -> list[str]:
         routes = routes_from_json(text, source=env_name("routes"))
     except ConfigError as error:
         raise CliError(f"invalid configuration: {error}", "correct the variable", EXIT_USAGE) from None
-    names = [route.log_group_name for route in routes if route.log_group_name]
-    return [name for name in names if "{" not in name]
+    constants = (_name_template(route.log_group_name, "group").constant for route in routes if route.log_group_name)
+    return [str(name) for name in constants if name is not None]
 
 
 def cmd_queries_install(args: argparse.Namespace) -> int:
@@ -1058,6 +1254,51 @@ def _pattern_safe(value: str) -> bool:
     return bool(value) and not any(ch in value for ch in '"\\*{}') and len(value) < 512
 
 
+#: FilterLogEvents pages one poll reads at most (a page holds up to 10,000 events or 1 MB).
+MAX_PAGES = 100
+#: Events to ask for per FilterLogEvents page (None: as many as the endpoint gives).
+PAGE_EVENTS: int | None = None
+
+
+def filter_pages(
+    client: Any,
+    aws: Aws,
+    group: str,
+    *,
+    stream: str | None = None,
+    start_ms: int,
+    pattern: str | None = None,
+    max_pages: int | None = None,
+) -> tuple[list[dict[str, Any]], bool]:
+    """FilterLogEvents from ``start_ms``, page after page: ``(events, complete)``, ``complete`` False when
+    ``max_pages`` (default :data:`MAX_PAGES`) pages were read and the endpoint had more."""
+    kwargs: dict[str, Any] = {"logGroupName": group, "startTime": start_ms}
+    if stream:
+        kwargs["logStreamNames"] = [stream]
+    if pattern:
+        kwargs["filterPattern"] = pattern
+    if PAGE_EVENTS is not None:
+        kwargs["limit"] = PAGE_EVENTS
+    found: list[dict[str, Any]] = []
+    for _ in range(MAX_PAGES if max_pages is None else max_pages):
+        page = _call(aws, client.filter_log_events, **kwargs)
+        found.extend(page.get("events", []))
+        token = page.get("nextToken")
+        if not token or token == kwargs.get("nextToken"):
+            return found, True
+        kwargs["nextToken"] = token
+    return found, False
+
+
+def warn(text: str) -> None:
+    print(f"{PROG}: warning: {text}", file=sys.stderr, flush=True)
+
+
+def _cap_text(pages: int, events: Sequence[Mapping[str, Any]]) -> str:
+    newest = max((int(e.get("timestamp", 0)) for e in events), default=0)
+    return f"stopped reading at {pages} pages of FilterLogEvents ({len(events)} events, up to {stamp(newest)} UTC)"
+
+
 def fetch_events(
     client: Any,
     aws: Aws,
@@ -1066,22 +1307,15 @@ def fetch_events(
     stream: str | None = None,
     start_ms: int,
     pattern: str | None = None,
-    max_pages: int = 100,
+    max_pages: int | None = None,
 ) -> list[dict[str, Any]]:
-    """FilterLogEvents from ``start_ms``, all pages (at most ``max_pages``)."""
-    kwargs: dict[str, Any] = {"logGroupName": group, "startTime": start_ms}
-    if stream:
-        kwargs["logStreamNames"] = [stream]
-    if pattern:
-        kwargs["filterPattern"] = pattern
-    found: list[dict[str, Any]] = []
-    for _ in range(max_pages):
-        page = _call(aws, client.filter_log_events, **kwargs)
-        found.extend(page.get("events", []))
-        token = page.get("nextToken")
-        if not token or token == kwargs.get("nextToken"):
-            break
-        kwargs["nextToken"] = token
+    """FilterLogEvents from ``start_ms``, all pages (at most ``max_pages``: a warning on stderr says so)."""
+    pages = MAX_PAGES if max_pages is None else max_pages
+    found, complete = filter_pages(
+        client, aws, group, stream=stream, start_ms=start_ms, pattern=pattern, max_pages=pages
+    )
+    if not complete:
+        warn(_cap_text(pages, found) + "; later events were not read")
     return found
 
 
@@ -1101,6 +1335,10 @@ def _stop_on_sigterm() -> Any:
         return None
 
 
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
 def cmd_tail(args: argparse.Namespace) -> int:
     from .insights import event_from_log_event
 
@@ -1114,28 +1352,29 @@ def cmd_tail(args: argparse.Namespace) -> int:
     start = since_ms(args.since)
     width = terminal_width()
     seen: dict[str, int] = {}
-    high = start
+    window = start
     current_day = ""
     where = f'log group "{group}"' + (f', stream "{stream}"' if stream else "")
     how = "Following" if args.follow else "Showing"
-    header = (
-        f"{how} {where} in {aws.region} since {stamp(start)} UTC"
-        + (f", filter {pattern}" if pattern else "")
-        + (" (Ctrl-C to stop)" if args.follow else "")
-    )
+    header = [f"{how} {where} in {aws.region} since {stamp(start)} UTC"]
+    if pattern:
+        header.append(f"  filter pattern: {pattern}")
+    if args.follow:
+        header.append(f"  every {args.interval:g} s (Ctrl-C to stop)")
     announced = False
     shown = 0
     failures = 0
     previous = _stop_on_sigterm()
     try:
         while True:
-            # Never decreases: events older than the window were fetched by an earlier poll.
-            window = max(start, min(high, int(time.time() * 1000)) - TAIL_OVERLAP_MS)
+            polled = _now_ms()
             try:
-                events = fetch_events(client, aws, group, stream=stream, start_ms=window, pattern=pattern)
+                events, complete = filter_pages(client, aws, group, stream=stream, start_ms=window, pattern=pattern)
                 failures = 0
                 if not announced:  # after the first answer, so a failure is the only line
-                    print(header, file=sys.stderr, flush=True)
+                    for text in header:
+                        for line in textwrap.wrap(text, width, subsequent_indent="    ", break_on_hyphens=False):
+                            print(line, file=sys.stderr, flush=True)
                     announced = True
             except CliError as error:
                 transient = error.message.startswith("cannot reach") or "throttled" in error.message
@@ -1143,7 +1382,7 @@ def cmd_tail(args: argparse.Namespace) -> int:
                     raise
                 failures += 1
                 if failures == 1:
-                    print(f"{PROG}: warning: {error.message}; retrying", file=sys.stderr, flush=True)
+                    warn(f"{error.message}; retrying")
                 time.sleep(min(30.0, args.interval * 2**failures))
                 continue
             events.sort(key=lambda e: (e.get("timestamp", 0), str(e.get("eventId", ""))))
@@ -1153,10 +1392,10 @@ def cmd_tail(args: argparse.Namespace) -> int:
                     continue
                 timestamp = int(raw.get("timestamp", 0))
                 seen[key] = timestamp
-                high = max(high, timestamp)
                 event = event_from_log_event(raw, group)
                 if not flt.matches(event):
                     continue
+                shown += 1
                 if args.json:
                     print(event.get("@message", ""), flush=True)
                     continue
@@ -1166,7 +1405,16 @@ def cmd_tail(args: argparse.Namespace) -> int:
                 for line in render_event(event, show_stream=not stream, width=width):
                     print(line)
                 sys.stdout.flush()
-                shown += 1
+            if complete:
+                # Everything stored before this poll began was read, matching or not: the next poll
+                # starts there, less an overlap for events stored late (seen ones are not shown twice).
+                upto = min(polled, _now_ms()) - TAIL_OVERLAP_MS
+            else:
+                # More than a poll reads: go on from the newest event read (events come oldest first).
+                upto = max((int(e.get("timestamp", 0)) for e in events), default=window)
+                more = "the next poll goes on from there" if args.follow else "narrow --since or add a filter"
+                warn(f"{_cap_text(MAX_PAGES, events)}; {more}")
+            window = max(window, upto)  # never backwards
             seen = {key: t for key, t in seen.items() if t >= window}
             if not args.follow:
                 break
@@ -1191,14 +1439,33 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-EPILOG = f"""\
+EPILOG = (
+    f"""\
 Start with `{PROG} demo` (no AWS account needed). Every command has --help.
 
 Options not given come from the exporter's variables ({env_name("log_group_name")},
-..._STREAM_NAME, ..._REGION, ..._ENDPOINT...), then from boto3's chain (AWS_DEFAULT_REGION,
-AWS_PROFILE, an instance role...). Exit codes: 0 ok, 1 a check or an AWS call failed, 2 usage or
-configuration error (bad arguments, no log group, no region, no credentials).
+..._STREAM_NAME, ..._REGION, ..._ENDPOINT...), then from boto3's chain (AWS_DEFAULT_REGION, not
+AWS_REGION; AWS_PROFILE; an instance role...).
+
 """
+    + textwrap.fill(EXIT_CODES, 96)
+    + "\n"
+)
+
+
+def interval_type(text: str) -> float:
+    """Seconds between polls: a number, at least :data:`MIN_INTERVAL`."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value >= MIN_INTERVAL):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds >= {MIN_INTERVAL}")
+    return value
+
+
+#: The shortest --interval: more often than this only loads the endpoint (and the account's quota).
+MIN_INTERVAL = 0.1
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -1214,7 +1481,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     aws = _Parser(add_help=False)
     aws.add_argument(
-        "--region", help=f"AWS region (default: {env_name('region_name')}, then AWS_DEFAULT_REGION or the profile's)"
+        "--region",
+        help=f"AWS region (default: {env_name('region_name')}, then AWS_DEFAULT_REGION or the profile's; "
+        "boto3 ignores AWS_REGION)",
     )
     aws.add_argument(
         "--endpoint-url",
@@ -1239,8 +1508,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--aws", action="store_true", help="send to AWS with boto3's credentials and region (creates the group)"
     )
-    demo.add_argument("--region", help="region for --aws/--endpoint-url (default: boto3's)")
-    demo.add_argument("--profile", help="AWS profile for --aws/--endpoint-url")
+    demo.add_argument(
+        "--region",
+        help="region, only with --aws/--endpoint-url (default: AWS_DEFAULT_REGION or the profile's; "
+        "boto3 ignores AWS_REGION)",
+    )
+    demo.add_argument("--profile", help="AWS profile, only with --aws/--endpoint-url (default: AWS_PROFILE)")
     demo.add_argument(
         "--group",
         help="log group (default: integrates locally, otel-cw-exporter-demo with --aws/--endpoint-url)",
@@ -1253,9 +1526,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="check that the exporter's configuration can deliver events",
         description=(
             "Check, in order: configuration, credentials (and whose, via STS), region, endpoint reachable, log "
-            "group exists or can be created, log stream can be created, one test event (--put-test-event), "
-            "retention as configured. Each check prints PASS, FAIL (with the fix) or SKIP. Exit code 0 only "
-            "when none fails; 2 when the configuration itself is invalid."
+            "group exists or can be created, log stream exists or can be created (looked up only when "
+            f"{env_name('create_log_stream')}=false), the group and stream of each route "
+            f"({env_name('routes')}), one test event (--put-test-event), retention as configured. Each check "
+            "prints PASS, FAIL (with the fix) or SKIP (with why: a name made from each record can't be checked "
+            "ahead). Exit code 0 when no check fails; 2 when a failed check is the configuration, the "
+            "credentials or the region; else 1."
         ),
     )
     doctor.add_argument("--group", help=f"log group (default: {env_name('log_group_name')})")
@@ -1328,7 +1604,13 @@ def build_parser() -> argparse.ArgumentParser:
         default="10m",
         help="start this long ago (10m, 2h, 1d) or at an ISO time (default: 10m)",
     )
-    tail.add_argument("--interval", type=float, default=2.0, help="seconds between polls (default: 2)")
+    tail.add_argument(
+        "--interval",
+        type=interval_type,
+        default=2.0,
+        metavar="SECONDS",
+        help=f"seconds between polls, at least {MIN_INTERVAL} (default: 2)",
+    )
     tail.add_argument("--no-follow", dest="follow", action="store_false", help="print the events so far and exit")
     tail.add_argument("--json", action="store_true", help="print each event's JSON message, one per line")
     tail.set_defaults(func=cmd_tail)
@@ -1355,7 +1637,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return error.exit_code
     except KeyboardInterrupt:
         print(file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
         # Reader went away (| head): leave quietly, and keep Python from complaining at exit.
         devnull = os.open(os.devnull, os.O_WRONLY)

@@ -213,7 +213,16 @@ def say(out: Callable[[str], None], text: str, indent: str = "") -> None:
         out(line)
 
 
-def event_row(event: Mapping[str, Any]) -> list[str]:
+#: Hex digits of a trace id shown in the table when the whole id does not fit.
+SHORT_TRACE = 8
+#: Columns the message keeps at least before full trace ids go into the table.
+MIN_MESSAGE = 30
+#: Widest a cell of the table other than the message gets.
+MAX_CELL = 24
+HEADERS = ("time (UTC)", "level", "log type", "user", "message", "trace")
+
+
+def event_row(event: Mapping[str, Any], trace_digits: int = SHORT_TRACE) -> list[str]:
     extra = event_extra(event)
     message = event_message(event)
     problem = exception_line(event)
@@ -223,9 +232,9 @@ def event_row(event: Mapping[str, Any]) -> list[str]:
         clock(event.get("@timestamp")),
         str(event.get("level", "") or "-"),
         _text(extra.get("log_type")) or "-",
-        _text(extra.get("user_email")) or "-",
+        _cut(_text(extra.get("user_email")) or "-", MAX_CELL),
         message,
-        str(event.get("trace_id", ""))[:8] or "-",
+        str(event.get("trace_id", ""))[:trace_digits] or "-",
     ]
 
 
@@ -235,14 +244,46 @@ def _streams(events: Sequence[Mapping[str, Any]]) -> list[str]:
     return ordered + sorted(present - set(ordered))
 
 
-def show_events(events: Sequence[Mapping[str, Any]], out: Callable[[str], None], width: int) -> None:
-    headers = ["time (UTC)", "level", "log type", "user", "message", "trace"]
+def full_traces_fit(events: Sequence[Mapping[str, Any]], width: int) -> bool:
+    """Whether the tables can show whole 32-hex trace ids and keep MIN_MESSAGE columns for the message."""
+    rows = [event_row(e, 32) for e in events]
+    widths = [max([len(HEADERS[i])] + [min(len(r[i]), 32 if i == 5 else MAX_CELL) for r in rows]) for i in range(6)]
+    return 2 + sum(widths) - widths[4] + 2 * (len(HEADERS) - 1) + MIN_MESSAGE <= width
+
+
+def show_events(
+    events: Sequence[Mapping[str, Any]], out: Callable[[str], None], width: int, *, full: bool | None = None
+) -> None:
+    """One table per stream; trace ids whole when they fit (``full``), else cut, followed by the whole ones."""
+    full = full_traces_fit(events, width) if full is None else full
+    digits = 32 if full else SHORT_TRACE
     for stream in _streams(events):
         selected = [e for e in events if e.get("@logStream") == stream]
         out("")
         out(f'Stream "{stream}" ({len(selected)} event{"s" if len(selected) != 1 else ""})')
-        for line in render_table(headers, [event_row(e) for e in selected], width=width, wrap=4, max_column=24):
+        rows = [event_row(e, digits) for e in selected]
+        for line in render_table(HEADERS, rows, width=width, wrap=4, max_column=digits if full else MAX_CELL):
             out(line)
+    if not full:
+        show_traces(events, out)
+
+
+def show_traces(events: Sequence[Mapping[str, Any]], out: Callable[[str], None]) -> None:
+    """The whole trace ids behind the cut ones, each with its streams: for ``tail --trace-id``."""
+    streams: dict[str, list[str]] = {}
+    for event in events:
+        trace = str(event.get("trace_id", ""))
+        if trace:
+            names = streams.setdefault(trace, [])
+            stream = str(event.get("@logStream", ""))
+            if stream not in names:
+                names.append(stream)
+    if not streams:
+        return
+    out("")
+    out(f"Trace ids (whole, for `{PROG} tail --trace-id ID`):")
+    for trace, names in streams.items():
+        out(f"  {trace[:SHORT_TRACE]}  {trace}  {', '.join(names)}")
 
 
 def _cell(name: str, value: Any) -> str:
@@ -286,12 +327,10 @@ def show(
 ) -> None:
     width = terminal_width()
     streams = _streams(events)
-    say(
-        out,
-        f'Log group "{group}": {len(events)} events in {len(streams)} streams, read back from the endpoint '
-        "(trace ids cut to 8 of their 32 hex digits).",
-    )
-    show_events(events, out, width)
+    full = full_traces_fit(events, width)
+    cut = "" if full else f" (trace ids cut to their first {SHORT_TRACE} hex digits; the whole ones follow the tables)"
+    say(out, f'Log group "{group}": {len(events)} events in {len(streams)} streams, read back from the endpoint{cut}.')
+    show_events(events, out, width, full=full)
     show_queries(events, out, width, local=local)
 
 
@@ -437,4 +476,13 @@ def run(args: argparse.Namespace) -> int:
     """The ``demo`` command."""
     if args.aws or args.endpoint_url:
         return run_remote(args)
+    ignored = [option for option, value in (("--region", args.region), ("--profile", args.profile)) if value]
+    if ignored:
+        names = " and ".join(ignored)
+        raise CliError(
+            f"{names} appl{'y' if len(ignored) > 1 else 'ies'} only with --aws or --endpoint-url "
+            "(the local demo uses no AWS account)",
+            f"add --aws (or --endpoint-url URL) to send to AWS, or leave {names} out",
+            EXIT_USAGE,
+        )
     return run_local(args.group or LOCAL_GROUP)

@@ -4,17 +4,35 @@ The catalog is data: the seed's two saved queries, verbatim, and a few more that
 possible. ``otel-cw-exporter queries install`` puts them as Insights query definitions named
 ``otel-cw-exporter/<log group>/<title>`` (the console shows one folder per group), updating its own
 definitions in place and never touching a definition whose name is not one of those; the demo evaluates
-them locally over the events it reads back.
+them locally over the events it reads back. AWS allows 255 characters in a definition's name: a log
+group too long for that is shortened to its start, ``~`` and 8 hex digits of its hash (always the same
+for the same group, so installing again finds the definitions it made).
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 #: Every definition we own starts with this; only exact names of the catalog are ever written.
 PREFIX = "otel-cw-exporter/"
+#: The most characters AWS accepts in a query definition's name.
+MAX_DEFINITION_NAME = 255
+#: Room kept for a query's title in a name: the catalog's longest title, with some to spare.
+TITLE_ROOM = 64
+_HASH_DIGITS = 8
+
+
+def group_part(group: str, title_length: int = TITLE_ROOM) -> str:
+    """How ``group`` appears in our definitions' names: itself, or, when the name would pass AWS's 255
+    characters, its start, ``~`` (never in a log group name) and 8 hex digits of its SHA-256."""
+    room = MAX_DEFINITION_NAME - len(PREFIX) - 1 - max(title_length, TITLE_ROOM)
+    if len(group) <= room:
+        return group
+    digest = hashlib.sha256(group.encode("utf-8")).hexdigest()[:_HASH_DIGITS]
+    return f"{group[: room - _HASH_DIGITS - 1]}~{digest}"
 
 
 @dataclass(frozen=True)
@@ -29,8 +47,9 @@ class SavedQuery:
     description: str = ""
 
     def definition_name(self, group: str) -> str:
-        """The query definition's name for one log group: ``otel-cw-exporter/<group>/<title>``."""
-        return f"{PREFIX}{group}/{self.title}"
+        """The query definition's name for one log group: ``otel-cw-exporter/<group>/<title>``, the group
+        shortened (see :func:`group_part`) so that the name keeps within AWS's 255 characters."""
+        return f"{PREFIX}{group_part(group, len(self.title))}/{self.title}"
 
     def with_value(self, value: str) -> str:
         """The query with its placeholder replaced by ``value`` (a string literal, quotes escaped)."""
@@ -203,11 +222,14 @@ def install(
 def list_ours(client: Any, groups: Sequence[str] | None = None) -> list[Listed]:
     """Our definitions in the account (only those of ``groups`` when given), each compared with the catalog."""
     known = {query.title: query for query in SAVED_QUERIES}
+    parts = {group_part(group): group for group in groups or ()}
     listed: list[Listed] = []
     for definition in describe_ours(client):
         name = str(definition.get("name", ""))
         log_groups = tuple(str(g) for g in definition.get("logGroupNames") or ())
-        group, _, title = name[len(PREFIX) :].rpartition("/")
+        part, _, title = name[len(PREFIX) :].rpartition("/")
+        # A shortened name stands for the group it was made from: the asked one, else its own log group.
+        group = parts.get(part) or next((g for g in log_groups if group_part(g) == part), part)
         if groups is not None and group not in groups:
             continue
         query = known.get(title)

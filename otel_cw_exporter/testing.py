@@ -3,7 +3,9 @@
 moto speaks the real HTTP API but does not enforce the request size, the event count, the event size
 or the 24-hour span, and reports some rejected events wrongly. :class:`LocalCloudWatchLogs` puts a
 small WSGI layer in front of it that does, so a request that would fail on AWS fails here too. It can
-also inject faults (throttling, 5xx, slow answers) for tests of retries.
+also inject faults (throttling, 5xx, slow answers) for tests of retries. moto has no Logs Insights
+query definitions: the layer keeps them itself (PutQueryDefinition, DescribeQueryDefinitions,
+DeleteQueryDefinition, with the real API's limits and answers).
 
 Needs the ``local`` extra (``pip install 'otel-cw-exporter[local]'``). As a pytest plugin::
 
@@ -22,6 +24,7 @@ import re
 import threading
 import time
 import urllib.request
+import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -77,6 +80,130 @@ class PutRecord:
 FaultRule = Callable[[Call], "Fault | None"]
 
 
+#: The operations the layer answers itself (moto does not implement them).
+QUERY_DEFINITION_OPERATIONS = frozenset({"PutQueryDefinition", "DescribeQueryDefinitions", "DeleteQueryDefinition"})
+#: AWS's limits for query definitions.
+MAX_QUERY_DEFINITION_NAME = 255
+MAX_QUERY_STRING = 10_000
+MAX_QUERY_DEFINITION_RESULTS = 1000
+
+
+class QueryDefinitions:
+    """Logs Insights query definitions in memory, keyed by id, answering as the API does."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._items: dict[str, dict[str, Any]] = {}
+        #: At most this many definitions per DescribeQueryDefinitions page, whatever maxResults asks
+        #: (None: as asked). AWS may answer with fewer than asked: a client must follow nextToken.
+        self.page_size: int | None = None
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self.page_size = None
+
+    def items(self) -> list[dict[str, Any]]:
+        """Copies of every definition (all regions), each with its ``region``."""
+        with self._lock:
+            return [json.loads(json.dumps(item)) for item in self._items.values()]
+
+    def handle(self, operation: str, payload: dict[str, Any], region: str) -> tuple[int, dict[str, Any]]:
+        """(HTTP status, JSON answer) of one call."""
+        with self._lock:
+            if operation == "PutQueryDefinition":
+                return self._put(payload, region)
+            if operation == "DescribeQueryDefinitions":
+                return self._describe(payload, region)
+            return self._delete(payload, region)
+
+    def _put(self, payload: dict[str, Any], region: str) -> tuple[int, dict[str, Any]]:
+        name = payload.get("name")
+        query = payload.get("queryString")
+        problems = []
+        if not isinstance(name, str) or not 1 <= len(name) <= MAX_QUERY_DEFINITION_NAME:
+            problems.append(
+                _constraint("name", name, f"Member must have length less than or equal to {MAX_QUERY_DEFINITION_NAME}")
+            )
+        if not isinstance(query, str) or not 1 <= len(query) <= MAX_QUERY_STRING:
+            problems.append(
+                _constraint("queryString", query, f"Member must have length less than or equal to {MAX_QUERY_STRING}")
+            )
+        if problems:
+            count = len(problems)
+            message = f"{count} validation error{'s' if count > 1 else ''} detected: " + "; ".join(problems)
+            return 400, {"__type": "InvalidParameterException", "message": message}
+        ident = payload.get("queryDefinitionId")
+        if ident is not None:
+            found = self._items.get(str(ident))
+            if found is None or found["region"] != region:
+                return 400, {"__type": "ResourceNotFoundException", "message": "Query definition does not exist"}
+        else:
+            ident = str(uuid.uuid4())
+        self._items[str(ident)] = {
+            "queryLanguage": payload.get("queryLanguage") or "CWLI",
+            "queryDefinitionId": str(ident),
+            "name": name,
+            "queryString": query,
+            "lastModified": int(time.time() * 1000),
+            "logGroupNames": list(payload.get("logGroupNames") or []),
+            "region": region,
+        }
+        return 200, {"queryDefinitionId": str(ident)}
+
+    def _describe(self, payload: dict[str, Any], region: str) -> tuple[int, dict[str, Any]]:
+        asked = payload.get("maxResults", MAX_QUERY_DEFINITION_RESULTS)
+        if not isinstance(asked, int) or not 1 <= asked <= MAX_QUERY_DEFINITION_RESULTS:
+            return 400, {
+                "__type": "InvalidParameterException",
+                "message": "1 validation error detected: "
+                + _constraint("maxResults", asked, f"Member must be between 1 and {MAX_QUERY_DEFINITION_RESULTS}"),
+            }
+        prefix = str(payload.get("queryDefinitionNamePrefix") or "")
+        found = sorted(
+            (
+                {k: v for k, v in item.items() if k != "region"}
+                for item in self._items.values()
+                if item["region"] == region and item["name"].startswith(prefix)
+            ),
+            key=lambda item: (item["name"], item["queryDefinitionId"]),
+        )
+        try:
+            start = int(payload.get("nextToken") or 0)
+        except ValueError:
+            return 400, {"__type": "InvalidParameterException", "message": "The specified nextToken is not valid"}
+        size = min(asked, self.page_size or asked)
+        page = found[start : start + size]
+        answer: dict[str, Any] = {"queryDefinitions": page}
+        if start + len(page) < len(found):
+            answer["nextToken"] = str(start + len(page))
+        return 200, answer
+
+    def _delete(self, payload: dict[str, Any], region: str) -> tuple[int, dict[str, Any]]:
+        ident = str(payload.get("queryDefinitionId") or "")
+        found = self._items.get(ident)
+        if found is None or found["region"] != region:
+            return 400, {"__type": "ResourceNotFoundException", "message": "Query definition does not exist"}
+        del self._items[ident]
+        return 200, {"success": True}
+
+
+def _constraint(member: str, value: Any, rule: str) -> str:
+    shown = value if not isinstance(value, str) or len(value) <= 64 else value[:61] + "..."
+    return f"Value '{shown}' at '{member}' failed to satisfy constraint: {rule}"
+
+
+def _answer(start_response: Callable[..., Any], status: int, answer: dict[str, Any]) -> list[bytes]:
+    if status >= 400:
+        return _error(start_response, status, str(answer["__type"]), str(answer.get("message", "")))
+    body = json.dumps(answer).encode()
+    start_response(
+        "200 OK",
+        [("Content-Type", "application/x-amz-json-1.1"), ("Content-Length", str(len(body)))],
+    )
+    return [body]
+
+
 def _error(start_response: Callable[..., Any], status: int, code: str, message: str) -> list[bytes]:
     body = json.dumps({"__type": code, "message": message}).encode()
     start_response(
@@ -91,7 +218,7 @@ def _error(start_response: Callable[..., Any], status: int, code: str, message: 
 
 
 class _AwsRules:
-    """The WSGI layer in front of moto: fault injection, then the PutLogEvents limits."""
+    """The WSGI layer in front of moto: fault injection, the PutLogEvents limits, query definitions."""
 
     def __init__(self, app: WSGIApp, endpoint: LocalCloudWatchLogs) -> None:
         self._app = app
@@ -114,10 +241,13 @@ class _AwsRules:
                 time.sleep(fault.delay)
             if fault.status is not None and fault.code is not None:
                 return _error(start_response, fault.status, fault.code, fault.message)
-        if operation != "PutLogEvents":
-            return self._forward(environ, body, start_response)
         region_match = _REGION_IN_AUTH.search(environ.get("HTTP_AUTHORIZATION", ""))
         region = region_match.group(1) if region_match else REGION
+        if operation in QUERY_DEFINITION_OPERATIONS:
+            status, answer = self._endpoint.query_definitions.handle(operation, payload, region)
+            return _answer(start_response, status, answer)
+        if operation != "PutLogEvents":
+            return self._forward(environ, body, start_response)
         return self._put_log_events(environ, payload, region, start_response)
 
     def _forward(self, environ: dict[str, Any], body: bytes, start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -221,6 +351,8 @@ class LocalCloudWatchLogs:
         self.reject_entities = False
         #: Milliseconds the endpoint's clock is ahead of this machine's (negative: behind), for clock skew.
         self.clock_offset_ms = 0
+        #: The Logs Insights query definitions (moto has none); ``page_size`` makes pages short.
+        self.query_definitions = QueryDefinitions()
 
     # -- lifecycle ----------------------------------------------------------------------------------
 
@@ -300,7 +432,7 @@ class LocalCloudWatchLogs:
         )
 
     def reset(self) -> None:
-        """Forget every group, stream, event, fault and counter."""
+        """Forget every group, stream, event, query definition, fault and counter."""
         request = urllib.request.Request(f"{self.url}/moto-api/reset", method="POST")
         with urllib.request.urlopen(request, timeout=10):
             pass
@@ -311,6 +443,7 @@ class LocalCloudWatchLogs:
             self.invalid_requests = 0
             self.reject_entities = False
             self.clock_offset_ms = 0
+        self.query_definitions.clear()
 
     # -- faults -------------------------------------------------------------------------------------
 

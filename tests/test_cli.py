@@ -1,9 +1,10 @@
 """The ``otel-cw-exporter`` command, end to end: each command in a subprocess against the local endpoint.
 
 Faults (access denied...) are injected into the local endpoint, which runs in this test process, so the
-command in its subprocess meets them over HTTP as it would meet AWS. moto has no Logs Insights query
-definitions: ``queries`` talks to :class:`QueryDefinitionsProxy`, a small in-memory stand-in for those
-three operations that forwards every other call to the local endpoint.
+command in its subprocess meets them over HTTP as it would meet AWS. ``queries`` talks to the same
+shipped local endpoint, which keeps Logs Insights query definitions itself (moto has none). A few
+finer checks (the polling window of ``tail``, its page cap, argument types) run the command in this
+process, against the same endpoint.
 
 The slowest test, :func:`test_readme_first_command_in_a_clean_venv` (marked ``slow``), installs the
 package with its ``local`` extra into a new virtual environment exactly as the README says and runs
@@ -23,9 +24,7 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
-import uuid
+import types
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -34,7 +33,7 @@ from typing import Any
 
 import pytest
 
-from otel_cw_exporter import cli, queries
+from otel_cw_exporter import cli, demo, queries
 from otel_cw_exporter.insights import run as run_query
 from otel_cw_exporter.testing import Call, Fault, LocalCloudWatchLogs
 
@@ -100,14 +99,32 @@ def one_error_line(done: subprocess.CompletedProcess[str], code: int) -> str:
     return lines[0]
 
 
-def put(endpoint: LocalCloudWatchLogs, group: str, stream: str, *messages: dict[str, Any]) -> None:
-    """Store events shaped as the exporter writes them."""
+def in_process(monkeypatch: pytest.MonkeyPatch, environ: dict[str, str]) -> None:
+    """This process's environment as ``environ`` says, for running :func:`cli.main` here."""
+    for name in list(os.environ):
+        if name.startswith(("AWS_", "OTEL_")):
+            monkeypatch.delenv(name)
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+
+
+def here(capsys: pytest.CaptureFixture[str], args: list[str]) -> tuple[int, str, str]:
+    """The command run in this process (after :func:`in_process`): exit code, stdout, stderr."""
+    code = cli.main(args)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def put(
+    endpoint: LocalCloudWatchLogs, group: str, stream: str, *messages: dict[str, Any], at: int | None = None
+) -> None:
+    """Store events shaped as the exporter writes them (at ``at`` ms, 1 ms apart; default now)."""
     client = endpoint.client()
     with contextlib.suppress(client.exceptions.ResourceAlreadyExistsException):
         client.create_log_group(logGroupName=group)
     with contextlib.suppress(client.exceptions.ResourceAlreadyExistsException):
         client.create_log_stream(logGroupName=group, logStreamName=stream)
-    now = int(time.time() * 1000)
+    now = int(time.time() * 1000) if at is None else at
     client.put_log_events(
         logGroupName=group,
         logStreamName=stream,
@@ -151,21 +168,55 @@ def populated(cloudwatch_logs: LocalCloudWatchLogs) -> LocalCloudWatchLogs:
 # --------------------------------------------------------------------------- help and usage
 
 
-@pytest.mark.parametrize(
-    "args",
-    [[], ["demo"], ["doctor"], ["queries"], ["queries", "install"], ["queries", "list"], ["tail"]],
-    ids=lambda args: " ".join(args) or "top",
-)
-def test_help_on_every_command(
-    args: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+AWS_OPTIONS = ("--region REGION", "--endpoint-url URL", "--profile PROFILE")
+#: Each command's options as its --help shows them, and words of what it says it does.
+HELP = {
+    "": (("--version", "--debug", "demo", "doctor", "queries", "tail"), ("Exit codes",)),
+    "demo": (("--endpoint-url URL", "--aws", "--region REGION", "--profile PROFILE", "--group GROUP"), ("local",)),
+    "doctor": (
+        (*AWS_OPTIONS, "--group GROUP", "--stream STREAM", "--create-group", "--put-test-event"),
+        ("each route", "CREATE_STREAM=false", "SKIP"),
+    ),
+    "queries": (("install", "list"), ("query definitions",)),
+    "queries install": ((*AWS_OPTIONS, "--group GROUP", "--dry-run"), ("Idempotent", "PutQueryDefinition")),
+    "queries list": ((*AWS_OPTIONS, "--group GROUP", "--catalog"), ("outdated",)),
+    "tail": (
+        (
+            *AWS_OPTIONS,
+            "--group GROUP",
+            "--stream STREAM",
+            "--log-type TYPE",
+            "--user EMAIL",
+            "--trace-id ID",
+            "--level LEVEL",
+            "--since SINCE",
+            "--interval SECONDS",
+            "--no-follow",
+            "--json",
+        ),
+        ("Ctrl-C", "at least 0.1"),
+    ),
+}
+
+
+@pytest.mark.parametrize("command", list(HELP), ids=lambda command: command or "top")
+def test_help_on_every_command_shows_its_options(
+    command: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("COLUMNS", "100")
     with pytest.raises(SystemExit) as exited:
-        cli.main([*args, "--help"])
+        cli.main([*command.split(), "--help"])
     assert exited.value.code == 0
     out = capsys.readouterr().out
-    assert out.startswith(f"usage: otel-cw-exporter {' '.join(args)}".rstrip())
+    assert out.startswith(f"usage: otel-cw-exporter {command}".rstrip())
     assert all(len(line) <= 100 for line in out.splitlines())
+    options, words = HELP[command]
+    text = " ".join(out.split())
+    for option in (*options, *words):
+        assert option in text, option
+    listed = out.partition("\noptions:\n")[2]
+    shown = set(re.findall(r"^  (?:-\w, )?(--[a-z][a-z-]+)", listed, re.M)) - {"--help"}
+    assert shown == {option.split()[0] for option in options if option.startswith("--")}, shown
 
 
 def test_console_script_and_module_both_run(tmp_path: Path) -> None:
@@ -176,6 +227,29 @@ def test_console_script_and_module_both_run(tmp_path: Path) -> None:
     assert "demo" in done.stderr and "tail" in done.stderr
 
 
+def test_exit_codes_are_one_rule_said_the_same_everywhere(capsys: pytest.CaptureFixture[str]) -> None:
+    def words(text: str) -> str:
+        return " ".join(text.replace("`", "").split())
+
+    rule = words(cli.EXIT_CODES)
+    assert "0 ok; 1 an AWS call or a check failed" in rule and "2 a usage or configuration error" in rule
+    assert rule in words(cli.__doc__ or "")
+    assert rule in words(cli.EPILOG)
+    with pytest.raises(SystemExit):
+        cli.main(["doctor", "--help"])
+    doctor_help = words(capsys.readouterr().out)
+    assert "Exit code 0 when no check fails; 2 when a failed check is the configuration, the credentials" in doctor_help
+    # What the rule says, as the code does it (the commands themselves: the tests of each one below).
+    assert (cli.EXIT_OK, cli.EXIT_FAILED, cli.EXIT_USAGE, cli.EXIT_INTERRUPTED) == (0, 1, 2, 130)
+    doctor = cli.Doctor(types.SimpleNamespace(), lambda line: None)
+    doctor.checks = [cli.Check("log group", "FAIL", "missing"), cli.Check("retention", "PASS", "")]
+    assert doctor.finish() == 1
+    doctor.checks.append(cli.Check("region", "FAIL", "no AWS region configured", exit_code=cli.EXIT_USAGE))
+    assert doctor.finish() == 2
+    doctor.checks = [cli.Check("log group", "SKIP", "not checked")]
+    assert doctor.finish() == 0
+
+
 def test_a_usage_error_is_one_line_with_exit_code_2(tmp_path: Path) -> None:
     done = run_cli(["tail", "--group", GROUP, "--since", "yesterday"], clean_environ(tmp_path), tmp_path)
     assert done.returncode == 2
@@ -183,6 +257,18 @@ def test_a_usage_error_is_one_line_with_exit_code_2(tmp_path: Path) -> None:
         "otel-cw-exporter tail: error: argument --since: 'yesterday' is not a duration (10m, 90s, 2h, 1d) or an "
         "ISO-8601 time (2026-11-24T09:00:00Z) (see otel-cw-exporter tail --help)"
     ]
+
+
+@pytest.mark.parametrize("interval", ["-1", "0", "0.05", "nan", "inf", "soon"])
+def test_tail_interval_must_be_at_least_a_tenth_of_a_second(interval: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["tail", "--group", GROUP, "--interval", interval])
+    assert exited.value.code == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"otel-cw-exporter tail: error: argument --interval: {interval!r} is not a number of seconds >= 0.1 "
+        "(see otel-cw-exporter tail --help)"
+    ]
+    assert cli.build_parser().parse_args(["tail", "--interval", "0.1"]).interval == 0.1
 
 
 # --------------------------------------------------------------------------- demo
@@ -210,6 +296,10 @@ def test_demo_runs_locally_and_shows_streams_and_the_seed_queries(tmp_path: Path
     streams = {s.split('"')[1]: s for s in sections if s.startswith("Stream")}
     assert list(streams) == ["security", "audit", "application"]
     row = re.compile(r"^  (\d\d:\d\d:\d\d\.\d{3})  (\S+) +(\S+) +(\S+) +(.+?) +([0-9a-f]{8})$", re.M)
+    # At 100 columns the table shows 8 hex digits; the whole ids, usable with tail --trace-id, follow it.
+    legend = dict(re.findall(r"^  ([0-9a-f]{8})  ([0-9a-f]{32})  [a-z, ]+$", out, re.M))
+    assert "Trace ids (whole, for `otel-cw-exporter tail --trace-id ID`):" in out
+    assert len(legend) == 4 and all(whole.startswith(short) for short, whole in legend.items())
     rows = {name: row.findall(text) for name, text in streams.items()}
     assert [(r[1], r[2], r[3], r[4]) for r in rows["security"]] == [
         ("INFO", "Security", "jdoe@example.com", "Added secret"),
@@ -221,6 +311,8 @@ def test_demo_runs_locally_and_shows_streams_and_the_seed_queries(tmp_path: Path
     # One request, one trace: the Security and Audit events of jdoe's addSecret share it.
     assert rows["security"][0][5] == rows["audit"][0][5]
     assert rows["application"][0][5] == rows["application"][1][5] != rows["security"][0][5]
+    assert {r[5] for rows_of_stream in rows.values() for r in rows_of_stream} == set(legend)
+    assert cli.trace_id_type(legend[rows["security"][0][5]]) == legend[rows["security"][0][5]]
 
     first, second = (s for s in sections if s.startswith("Saved query"))
     assert "\n".join("    " + line for line in SEED_SECURITY.splitlines()) in first
@@ -272,6 +364,45 @@ def test_demo_with_aws_needs_credentials(tmp_path: Path) -> None:
     assert "no AWS credentials found" in line and "without --aws/--endpoint-url" in line
 
 
+@pytest.mark.parametrize(
+    ("options", "named"),
+    [
+        (["--region", "eu-west-1"], "--region applies"),
+        (["--profile", "p", "--region", "r"], "--region and --profile apply"),
+    ],
+)
+def test_demo_region_or_profile_without_aws_is_a_usage_error(
+    options: list[str], named: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started: list[str] = []
+    monkeypatch.setattr(demo, "run_local", lambda group, out=print: started.append(group) or 0)
+    assert cli.main(["demo", *options]) == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"otel-cw-exporter: error: {named} only with --aws or --endpoint-url"), line
+    assert "fix: add --aws (or --endpoint-url URL)" in line
+    assert started == []  # nothing ran
+    assert cli.main(["demo"]) == 0 and started == ["integrates"]
+
+
+def test_demo_tables_show_whole_trace_ids_when_they_fit() -> None:
+    events = [
+        {**event("Added secret", user_email="jdoe@example.com", log_type="Security"), "@logStream": "security"},
+        {**event("Mutation failed", level="ERROR", trace_id=T2), "@logStream": "application"},
+    ]
+    for item in events:
+        item["@timestamp"] = 1_795_000_000_000
+    wide: list[str] = []
+    demo.show_events(events, wide.append, 120)
+    assert any(line.rstrip().endswith(T1) for line in wide) and any(line.rstrip().endswith(T2) for line in wide)
+    assert not any(line.startswith("Trace ids") for line in wide)
+    assert all(len(line) <= 120 for line in wide)
+    narrow: list[str] = []
+    demo.show_events(events, narrow.append, 100)
+    assert any(line.rstrip().endswith(f"  {T1[:8]}") for line in narrow)
+    assert f"  {T1[:8]}  {T1}  security" in narrow and f"  {T2[:8]}  {T2}  application" in narrow
+    assert all(len(line) <= 100 for line in narrow)
+
+
 # --------------------------------------------------------------------------- doctor
 
 
@@ -294,7 +425,7 @@ def test_doctor_all_pass_from_the_exporter_variables(tmp_path: Path, cloudwatch_
         OTEL_SERVICE_NAME="integrates",
         OTEL_RESOURCE_ATTRIBUTES="deployment.environment.name=production",
     )
-    done = run_cli(["doctor", "--put-test-event"], environ, tmp_path)
+    done = run_cli(["doctor", "--put-test-event"], environ, tmp_path, module=False)  # the console script
     assert done.returncode == 0, done.stdout + done.stderr
     assert checks(done.stdout) == dict.fromkeys(CHECKS, "PASS")
     assert all(len(line) <= 100 for line in done.stdout.splitlines())
@@ -350,25 +481,152 @@ def test_doctor_names_the_denied_iam_action(tmp_path: Path, cloudwatch_logs: Loc
     assert "fix: grant logs:CreateLogStream on arn:aws:logs:us-east-1:*:log-group:integrates:*" in text
 
 
-def test_doctor_without_credentials_or_endpoint(tmp_path: Path, cloudwatch_logs: LocalCloudWatchLogs) -> None:
-    done = run_cli(["doctor", "--group", GROUP], clean_environ(tmp_path, AWS_DEFAULT_REGION="us-east-1"), tmp_path)
-    assert done.returncode == 1
-    found = checks(done.stdout)
-    assert found["credentials"] == "FAIL" and found["region"] == "PASS" and found["endpoint"] == "SKIP"
-    assert "configure AWS credentials (environment, profile, or instance role)" in done.stdout
-
+def test_doctor_without_credentials_region_or_endpoint(tmp_path: Path, cloudwatch_logs: LocalCloudWatchLogs) -> None:
+    no_credentials = clean_environ(tmp_path, AWS_DEFAULT_REGION="us-east-1")
+    no_region = local_environ(tmp_path, cloudwatch_logs, AWS_DEFAULT_REGION="")
+    no_region.pop("AWS_DEFAULT_REGION")
     dead = local_environ(tmp_path, cloudwatch_logs, AWS_ENDPOINT_URL_CLOUDWATCH_LOGS="http://127.0.0.1:9")
-    done = run_cli(["doctor", "--group", GROUP], dead, tmp_path)
-    assert done.returncode == 1
-    found = checks(done.stdout)
-    assert found["endpoint"] == "FAIL" and found["log group"] == "SKIP"
-    assert "cannot reach http://127.0.0.1:9 (EndpointConnectionError)" in done.stdout
-    assert "Traceback" not in done.stdout + done.stderr
+    credentials, region, unreachable, unset = run_all(
+        [
+            (["doctor", "--group", GROUP], no_credentials),
+            (["doctor", "--group", GROUP], no_region),
+            (["doctor", "--group", GROUP], dead),
+            (["doctor"], local_environ(tmp_path, cloudwatch_logs)),
+        ],
+        tmp_path,
+    )
+    # No credentials, no region: configuration errors, exit code 2 as for every command.
+    assert credentials.returncode == 2, credentials.stdout
+    found = checks(credentials.stdout)
+    assert found["credentials"] == "FAIL" and found["region"] == "PASS" and found["endpoint"] == "SKIP"
+    assert "configure AWS credentials (environment, profile, or instance role)" in credentials.stdout
 
-    done = run_cli(["doctor"], local_environ(tmp_path, cloudwatch_logs), tmp_path)
-    assert done.returncode == 2  # a configuration error
-    assert checks(done.stdout)["configuration"] == "FAIL"
-    assert "pass --group NAME, or set OTEL_EXPORTER_CLOUDWATCH_LOGS_GROUP_NAME" in done.stdout
+    assert no_region["AWS_REGION"] == "us-east-1"  # set, but boto3 does not read it
+    assert region.returncode == 2, region.stdout
+    found = checks(region.stdout)
+    assert found["credentials"] == "PASS" and found["region"] == "FAIL" and found["endpoint"] == "SKIP"
+    text = " ".join(region.stdout.split())
+    assert "FAIL region no AWS region configured" in text
+    assert (
+        "fix: pass --region, or set AWS_DEFAULT_REGION (or OTEL_EXPORTER_CLOUDWATCH_LOGS_REGION); boto3 ignores" in text
+    )
+    assert "AWS_REGION is set, but boto3 reads AWS_DEFAULT_REGION" in text
+
+    assert unreachable.returncode == 1
+    found = checks(unreachable.stdout)
+    assert found["endpoint"] == "FAIL" and found["log group"] == "SKIP"
+    assert "cannot reach http://127.0.0.1:9 (EndpointConnectionError)" in unreachable.stdout
+    assert "AWS_DEFAULT_REGION; boto3 ignores AWS_REGION" in " ".join(unreachable.stdout.split())
+    assert "Traceback" not in unreachable.stdout + unreachable.stderr
+
+    assert unset.returncode == 2  # a configuration error
+    assert checks(unset.stdout)["configuration"] == "FAIL"
+    assert "pass --group NAME, or set OTEL_EXPORTER_CLOUDWATCH_LOGS_GROUP_NAME" in unset.stdout
+
+
+def test_doctor_checks_the_destination_of_each_route(
+    tmp_path: Path,
+    cloudwatch_logs: LocalCloudWatchLogs,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    put(cloudwatch_logs, GROUP, "app", event("hello"))
+    routes = [
+        {"when": {"log_type": "Audit"}, "log_group_name": "audit-missing"},
+        {"when": {"log_type": ["Security", "Admin"]}, "log_stream_name": "security"},
+        {"when": {"level": "ERROR"}, "log_stream_name": "{log_type}-errors"},
+        {"when": {"logger": "jobs"}, "log_group_name": "{service.name}-jobs"},
+        {"when": {"log_type": "Audit2"}, "log_group_name": "audit-missing"},  # the same destination: one line
+    ]
+    environ = local_environ(
+        tmp_path,
+        cloudwatch_logs,
+        OTEL_EXPORTER_CLOUDWATCH_LOGS_GROUP_NAME=GROUP,
+        OTEL_EXPORTER_CLOUDWATCH_LOGS_STREAM_NAME="app",
+        OTEL_EXPORTER_CLOUDWATCH_LOGS_ROUTES=json.dumps(routes),
+    )
+    in_process(monkeypatch, environ)
+    code, out, err = here(capsys, ["doctor"])
+    assert code == 1, out + err
+    text = " ".join(out.split())
+    found = re.findall(r"^  (PASS|FAIL|SKIP)  (route \[\d\])", out, re.M)
+    assert found == [("FAIL", "route [0]"), ("PASS", "route [1]"), ("SKIP", "route [2]"), ("SKIP", "route [3]")]
+    assert "5 routes" in text
+    assert (
+        'FAIL route [0] log_type=Audit -> group "audit-missing", stream "app": log group "audit-missing" does not '
+        "exist in us-east-1 fix: create it (aws logs create-log-group --log-group-name audit-missing" in text
+    )
+    assert 'PASS route [1] log_type=Security|Admin -> group "integrates", stream "security"' in text
+    assert '"security" can be created (created it, as the exporter would)' in text
+    assert 'stream not checked ahead: the stream name comes from the template "{log_type}-errors"' in text
+    assert "{log_type} has no value here" in text
+    assert 'SKIP route [3] logger=jobs -> group "{service.name}-jobs", stream "app": not checked ahead' in text
+    assert "{service.name} is not set here (set OTEL_SERVICE_NAME" in text
+    assert text.endswith("1 of 12 checks failed (8 passed, 3 not checked).")
+    assert sorted(cloudwatch_logs.streams(GROUP)) == ["app", "security"]  # nothing made from a template
+    assert [g["logGroupName"] for g in cloudwatch_logs.client().describe_log_groups()["logGroups"]] == [GROUP]
+
+    code, out, _ = here(capsys, ["doctor", "--create-group"])  # as the exporter would: it creates it
+    assert code == 0, out
+    assert 'log group "audit-missing" did not exist: created it' in " ".join(out.split())
+    assert cloudwatch_logs.streams("audit-missing") == ["app"]
+
+    monkeypatch.setenv("OTEL_EXPORTER_CLOUDWATCH_LOGS_ROUTES", '[{"when": {}, "log_group_name": "x"}]')
+    code, out, _ = here(capsys, ["doctor"])
+    assert code == 2
+    assert checks(out)["configuration"] == "FAIL"
+    assert "OTEL_EXPORTER_CLOUDWATCH_LOGS_ROUTES: route [0]: when is empty" in " ".join(out.split())
+
+
+def test_doctor_creates_no_stream_the_exporter_would_not(
+    tmp_path: Path,
+    cloudwatch_logs: LocalCloudWatchLogs,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    put(cloudwatch_logs, GROUP, "app", event("hello"))
+    environ = local_environ(
+        tmp_path,
+        cloudwatch_logs,
+        OTEL_EXPORTER_CLOUDWATCH_LOGS_GROUP_NAME=GROUP,
+        OTEL_EXPORTER_CLOUDWATCH_LOGS_CREATE_STREAM="false",
+    )
+    lookups: list[dict[str, Any]] = []
+
+    def record(call: Call) -> Fault | None:
+        if call.operation == "DescribeLogStreams":
+            lookups.append(call.payload)
+        return None
+
+    cloudwatch_logs.inject(record)
+    in_process(monkeypatch, environ)
+    code, out, _ = here(capsys, ["doctor", "--stream", "missing", "--put-test-event"])
+    assert code == 1, out
+    text = " ".join(out.split())
+    assert checks(out)["log stream"] == "FAIL" and checks(out)["test event"] == "SKIP"
+    assert (
+        'FAIL log stream "missing" does not exist in "integrates", and the exporter will not create it '
+        "(OTEL_EXPORTER_CLOUDWATCH_LOGS_CREATE_STREAM is false) fix: create it (aws logs create-log-stream "
+        "--log-group-name integrates --log-stream-name missing --region us-east-1), or set "
+        "OTEL_EXPORTER_CLOUDWATCH_LOGS_CREATE_STREAM=true" in text
+    )
+    assert {"logGroupName": GROUP, "logStreamNamePrefix": "missing", "limit": 5} in lookups
+
+    code, out, _ = here(capsys, ["doctor", "--stream", "app"])
+    assert code == 0, out
+    assert '"app" exists (OTEL_EXPORTER_CLOUDWATCH_LOGS_CREATE_STREAM is false' in " ".join(out.split())
+
+    # The default stream name, {service.name}, has no service here: not a name to create.
+    monkeypatch.setenv("OTEL_EXPORTER_CLOUDWATCH_LOGS_CREATE_STREAM", "true")
+    code, out, _ = here(capsys, ["doctor"])
+    assert code == 0, out
+    assert checks(out)["log stream"] == "SKIP"
+    assert (
+        'not checked ahead: the stream name comes from the template "{service.name}" and {service.name} is not '
+        "set here (set OTEL_SERVICE_NAME as the service does)" in " ".join(out.split())
+    )
+    assert cloudwatch_logs.streams(GROUP) == ["app"]  # none created
+    assert cloudwatch_logs.calls("CreateLogStream") == 1  # put()'s own
 
 
 # --------------------------------------------------------------------------- tail
@@ -385,7 +643,7 @@ def test_tail_prints_and_filters_client_and_server_side(tmp_path: Path, populate
     populated.inject(record)
     environ = local_environ(tmp_path, populated, OTEL_EXPORTER_CLOUDWATCH_LOGS_GROUP_NAME=GROUP)
 
-    done = run_cli(["tail", "--no-follow"], environ, tmp_path)
+    done = run_cli(["tail", "--no-follow"], environ, tmp_path, module=False)  # the console script
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert re.match(r"^-- \d{4}-\d\d-\d\d \(UTC\) --$", lines[0])
@@ -411,6 +669,12 @@ def test_tail_prints_and_filters_client_and_server_side(tmp_path: Path, populate
         ["Slow resolver", "Mutation failed"],
         ["Mutation failed"],
     ]
+    assert [r.stderr.rstrip().splitlines()[-1] for r in runs] == [
+        "2 event(s).",
+        "2 event(s).",
+        "2 event(s).",
+        "1 event(s).",
+    ]
     levels = (
         '($.level = "WARN" || $.level = "WARNING" || $.level = "ERROR" || $.level = "FATAL" || $.level = "CRITICAL")'
     )
@@ -425,6 +689,106 @@ def test_tail_prints_and_filters_client_and_server_side(tmp_path: Path, populate
 
     done = run_cli(["tail", "--no-follow", "--stream", "application"], environ, tmp_path)
     assert re.match(r"^\d\d:\d\d:\d\d\.\d{3}  WARN   - +Slow resolver$", done.stdout.splitlines()[1])
+
+
+def tail_here(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], args: list[str], polls: int = 0
+) -> tuple[list[str], list[str]]:
+    """``tail`` in this process: (stdout lines, stderr lines). With ``polls``, it follows and is
+    interrupted, as by Ctrl-C, when it would sleep after that many polls."""
+    sleeps: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        if len(sleeps) >= polls:
+            raise KeyboardInterrupt
+
+    clock = types.SimpleNamespace(time=time.time, time_ns=time.time_ns, monotonic=time.monotonic, sleep=sleep)
+    monkeypatch.setattr(cli, "time", clock)
+    follow = ["--interval", "0.1"] if polls else ["--no-follow"]
+    assert cli.main(["tail", "--group", GROUP, *follow, *args]) == 0
+    out, err = capsys.readouterr()
+    return out.splitlines(), err.splitlines()
+
+
+def test_tail_since_selects_events_by_time(
+    tmp_path: Path,
+    cloudwatch_logs: LocalCloudWatchLogs,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    now = int(time.time() * 1000)
+    for message, minutes in (("30 minutes ago", 30), ("5 minutes ago", 5), ("just now", 0)):
+        put(cloudwatch_logs, GROUP, "app", event(message), at=now - minutes * 60_000)
+    in_process(monkeypatch, local_environ(tmp_path, cloudwatch_logs))
+    twenty_ago = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now / 1000 - 20 * 60))
+    expected = {
+        "1h": ["30 minutes ago", "5 minutes ago", "just now"],
+        "10m": ["5 minutes ago", "just now"],  # the default
+        "90s": ["just now"],
+        twenty_ago: ["5 minutes ago", "just now"],
+    }
+    for since, messages in expected.items():
+        out, err = tail_here(monkeypatch, capsys, ["--json", "--since", since])
+        assert [json.loads(line)["message"] for line in out] == messages, since
+        assert err[-1] == f"{len(messages)} event(s)."
+    out, _ = tail_here(monkeypatch, capsys, ["--json"])
+    assert [json.loads(line)["message"] for line in out] == expected["10m"]
+
+
+def test_tail_moves_its_window_forward_even_when_nothing_matches(
+    tmp_path: Path,
+    cloudwatch_logs: LocalCloudWatchLogs,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    put(cloudwatch_logs, GROUP, "app", event("not security", log_type="Audit"), at=int(time.time() * 1000) - 1_800_000)
+    starts: list[int] = []
+
+    def record(call: Call) -> Fault | None:
+        if call.operation == "FilterLogEvents":
+            starts.append(call.payload["startTime"])
+        return None
+
+    cloudwatch_logs.inject(record)
+    in_process(monkeypatch, local_environ(tmp_path, cloudwatch_logs))
+    began = int(time.time() * 1000)
+    out, err = tail_here(monkeypatch, capsys, ["--since", "1h", "--log-type", "Security"], polls=3)
+    ended = int(time.time() * 1000)
+    assert out == [] and err[-1] == "Stopped after 0 event(s)."
+    assert len(starts) == 3
+    assert began - 3_600_000 - 1000 <= starts[0] <= began - 3_600_000 + 1000  # --since 1h
+    # Each later poll starts where the one before began, less the overlap: not at --since again.
+    for start in starts[1:]:
+        assert began - cli.TAIL_OVERLAP_MS <= start <= ended - cli.TAIL_OVERLAP_MS
+
+
+def test_tail_warns_when_a_poll_reaches_the_page_cap(
+    tmp_path: Path,
+    cloudwatch_logs: LocalCloudWatchLogs,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    now = int(time.time() * 1000) - 10_000
+    put(cloudwatch_logs, GROUP, "app", *(event(f"event {n}") for n in range(5)), at=now)
+    in_process(monkeypatch, local_environ(tmp_path, cloudwatch_logs))
+    monkeypatch.setattr(cli, "PAGE_EVENTS", 2)
+    monkeypatch.setattr(cli, "MAX_PAGES", 2)
+    out, err = tail_here(monkeypatch, capsys, ["--json"])
+    assert [json.loads(line)["message"] for line in out] == [f"event {n}" for n in range(4)]
+    [warning] = [line for line in err if "warning" in line]
+    assert warning.startswith(
+        "otel-cw-exporter: warning: stopped reading at 2 pages of FilterLogEvents (4 events, up to "
+    )
+    assert warning.endswith("UTC); narrow --since or add a filter")
+    assert err[-1] == "4 event(s)."
+
+    # Following, the next poll goes on from where the cap stopped: every event, once.
+    out, err = tail_here(monkeypatch, capsys, ["--json"], polls=3)
+    assert [json.loads(line)["message"] for line in out] == [f"event {n}" for n in range(5)]
+    [warning] = [line for line in err if "warning" in line]  # the first poll's; the second read the rest
+    assert warning.endswith("UTC); the next poll goes on from there")
+    assert err[-1] == "Stopped after 5 event(s)."
 
 
 FAST = ("--interval", "0.2", "--since", "5m")
@@ -486,7 +850,7 @@ def test_tail_follows_new_events_until_ctrl_c(
     assert not any("Before" in line or "Arrived later" in line or "Not security" in line for line in rest)
     stderr = "".join(err)
     assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr
-    assert "(Ctrl-C to stop)" in stderr and stderr.rstrip().endswith("Stopped after 2 event(s).")
+    assert "(Ctrl-C to stop)" in " ".join(stderr.split()) and stderr.rstrip().endswith("Stopped after 2 event(s).")
 
 
 def test_tail_errors_are_one_line(tmp_path: Path, cloudwatch_logs: LocalCloudWatchLogs) -> None:
@@ -511,7 +875,8 @@ def test_tail_errors_are_one_line(tmp_path: Path, cloudwatch_logs: LocalCloudWat
     assert "AWS_REGION is set, but boto3 reads AWS_DEFAULT_REGION" in line
     assert one_error_line(group, 1) == (
         'otel-cw-exporter: error: log group "integrates" does not exist in us-east-1; fix: check --group and '
-        "--region; `otel-cw-exporter doctor` checks the whole configuration"
+        "the region (--region or AWS_DEFAULT_REGION; boto3 ignores AWS_REGION); `otel-cw-exporter doctor` "
+        "checks the whole configuration"
     )
     line = one_error_line(dead, 1)
     assert line.startswith("otel-cw-exporter: error: cannot reach http://127.0.0.1:9 (EndpointConnectionError)")
@@ -534,132 +899,87 @@ def test_tail_errors_are_one_line(tmp_path: Path, cloudwatch_logs: LocalCloudWat
 # --------------------------------------------------------------------------- queries
 
 
-class _Definitions:
-    """Logs Insights query definitions in memory, as the API keeps them."""
-
-    PAGE = 3  # fewer than asked for, as AWS may answer: the command must follow nextToken
-
-    def __init__(self) -> None:
-        self.items: dict[str, dict[str, Any]] = {}
-        self.denied: set[str] = set()
-        self.puts = 0
-        self.lock = threading.Lock()
-
-    def handle(self, operation: str, payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        if operation in self.denied:
-            return 400, {"__type": "AccessDeniedException", "message": f"not authorized: logs:{operation}"}
-        with self.lock:
-            if operation == "PutQueryDefinition":
-                self.puts += 1
-                ident = payload.get("queryDefinitionId") or str(uuid.uuid4())
-                if payload.get("queryDefinitionId") and ident not in self.items:
-                    return 400, {"__type": "ResourceNotFoundException", "message": "no such query definition"}
-                self.items[ident] = {
-                    "queryDefinitionId": ident,
-                    "name": payload["name"],
-                    "queryString": payload["queryString"],
-                    "logGroupNames": payload.get("logGroupNames", []),
-                    "lastModified": int(time.time() * 1000),
-                }
-                return 200, {"queryDefinitionId": ident}
-            if operation == "DescribeQueryDefinitions":
-                prefix = payload.get("queryDefinitionNamePrefix", "")
-                found = sorted(
-                    (d for d in self.items.values() if d["name"].startswith(prefix)), key=lambda d: d["name"]
-                )
-                start = int(payload.get("nextToken") or 0)
-                page = found[start : start + min(self.PAGE, payload.get("maxResults", 1000))]
-                answer: dict[str, Any] = {"queryDefinitions": page}
-                if start + len(page) < len(found):
-                    answer["nextToken"] = str(start + len(page))
-                return 200, answer
-        return 400, {"__type": "InvalidParameterException", "message": f"{operation} is not faked"}
-
-
-class QueryDefinitionsProxy:
-    """An endpoint on 127.0.0.1: query definitions in memory, everything else forwarded to the local one."""
-
-    OPERATIONS = ("PutQueryDefinition", "DescribeQueryDefinitions", "DeleteQueryDefinition")
-
-    def __init__(self, upstream: str) -> None:
-        self.definitions = _Definitions()
-        definitions = self.definitions
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                target = self.headers.get("X-Amz-Target", "")
-                operation = target.partition(".")[2] if target.startswith("Logs_20140328.") else ""
-                if operation in QueryDefinitionsProxy.OPERATIONS:
-                    status, answer = definitions.handle(operation, json.loads(body or b"{}"))
-                    self.reply(status, json.dumps(answer).encode(), [("Content-Type", "application/x-amz-json-1.1")])
-                    return
-                skip = {"host", "content-length", "connection", "transfer-encoding"}
-                headers = {k: v for k, v in self.headers.items() if k.lower() not in skip}
-                request = urllib.request.Request(upstream + self.path, data=body, headers=headers, method="POST")
-                try:
-                    with urllib.request.urlopen(request, timeout=10) as response:
-                        status, got, data = response.status, response.getheaders(), response.read()
-                except urllib.error.HTTPError as error:
-                    status, got, data = error.code, list(error.headers.items()), error.read()
-                self.reply(status, data, [(k, v) for k, v in got if k.lower() not in skip])
-
-            def reply(self, status: int, data: bytes, headers: list[tuple[str, str]]) -> None:
-                self.send_response(status)
-                for key, value in headers:
-                    self.send_header(key, value)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *_: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+def definitions(endpoint: LocalCloudWatchLogs) -> dict[str, dict[str, Any]]:
+    """The endpoint's query definitions by id."""
+    return {item["queryDefinitionId"]: item for item in endpoint.query_definitions.items()}
 
 
 @pytest.fixture
-def proxy(cloudwatch_logs: LocalCloudWatchLogs) -> Iterator[QueryDefinitionsProxy]:
-    served = QueryDefinitionsProxy(cloudwatch_logs.url)
-    yield served
-    served.close()
+def short_pages(cloudwatch_logs: LocalCloudWatchLogs) -> LocalCloudWatchLogs:
+    """Fewer definitions a page than asked for, as AWS may answer: the command must follow nextToken."""
+    cloudwatch_logs.query_definitions.page_size = 3
+    return cloudwatch_logs
+
+
+def test_the_local_endpoint_keeps_query_definitions_as_aws_does(cloudwatch_logs: LocalCloudWatchLogs) -> None:
+    client = cloudwatch_logs.client()
+    made = client.put_query_definition(name="team/b", queryString="fields @message", logGroupNames=["g"])
+    ident = made["queryDefinitionId"]
+    client.put_query_definition(name="team/a", queryString="fields @timestamp")
+    client.put_query_definition(name="other", queryString="fields @timestamp")
+    listed = client.describe_query_definitions(queryDefinitionNamePrefix="team/")["queryDefinitions"]
+    assert [d["name"] for d in listed] == ["team/a", "team/b"]
+    assert set(listed[1]) == {
+        "queryLanguage",
+        "queryDefinitionId",
+        "name",
+        "queryString",
+        "lastModified",
+        "logGroupNames",
+    }
+    assert listed[1]["queryDefinitionId"] == ident and listed[1]["logGroupNames"] == ["g"]
+    page = client.describe_query_definitions(maxResults=2)
+    assert len(page["queryDefinitions"]) == 2
+    rest = client.describe_query_definitions(maxResults=2, nextToken=page["nextToken"])
+    assert len(rest["queryDefinitions"]) == 1 and "nextToken" not in rest
+    assert (
+        client.put_query_definition(queryDefinitionId=ident, name="team/b", queryString="x")["queryDefinitionId"]
+        == ident
+    )
+    assert definitions(cloudwatch_logs)[ident]["queryString"] == "x"
+    with pytest.raises(client.exceptions.InvalidParameterException, match="less than or equal to 255"):
+        client.put_query_definition(name="n" * 256, queryString="fields @message")
+    with pytest.raises(client.exceptions.ResourceNotFoundException):
+        client.put_query_definition(queryDefinitionId="no-such-id", name="team/c", queryString="x")
+    assert client.delete_query_definition(queryDefinitionId=ident)["success"] is True
+    with pytest.raises(client.exceptions.ResourceNotFoundException):
+        client.delete_query_definition(queryDefinitionId=ident)
+    assert len(definitions(cloudwatch_logs)) == 2
+    cloudwatch_logs.reset()
+    assert client.describe_query_definitions()["queryDefinitions"] == []
 
 
 def test_queries_install_is_idempotent_and_touches_only_its_own(
-    tmp_path: Path, cloudwatch_logs: LocalCloudWatchLogs, proxy: QueryDefinitionsProxy
+    tmp_path: Path, short_pages: LocalCloudWatchLogs
 ) -> None:
-    store = proxy.definitions
-    store.handle("PutQueryDefinition", {"name": "team/mine", "queryString": "fields @message"})
-    store.handle("PutQueryDefinition", {"name": "otel-cw-exporter/integrates/Own query", "queryString": "x"})
-    environ = local_environ(tmp_path, cloudwatch_logs, AWS_ENDPOINT_URL_CLOUDWATCH_LOGS=proxy.url)
+    endpoint = short_pages
+    client = endpoint.client()
+    client.put_query_definition(name="team/mine", queryString="fields @message")
+    client.put_query_definition(name="otel-cw-exporter/integrates/Own query", queryString="x")
+    environ = local_environ(tmp_path, endpoint)
     install = ["queries", "install", "--group", GROUP, "--group", "integrates-audit"]
 
     done = run_cli(install, environ, tmp_path)
     assert done.returncode == 0, done.stderr
     assert "10 created, 0 updated, 0 unchanged in us-east-1" in done.stdout
     assert re.search(r"^  created +integrates +Security events by user in the last 24h$", done.stdout, re.M)
-    ours = {d["name"]: d for d in store.items.values() if d["name"].startswith("otel-cw-exporter/integrates/")}
+    store = definitions(endpoint)
+    ours = {d["name"]: d for d in store.values() if d["name"].startswith("otel-cw-exporter/integrates/")}
     assert ours["otel-cw-exporter/integrates/Security events by user in the last 24h"]["queryString"] == SEED_SECURITY
     assert ours["otel-cw-exporter/integrates/Errors in critical operations"]["queryString"] == SEED_ERRORS
     assert ours["otel-cw-exporter/integrates/Errors in critical operations"]["logGroupNames"] == [GROUP]
-    assert len(store.items) == 12
+    assert len(store) == 12
 
-    before = {k: dict(v) for k, v in store.items.items()}
-    store.puts = 0
+    before = definitions(endpoint)
+    puts = endpoint.calls("PutQueryDefinition")
     done = run_cli(install, environ, tmp_path)
     assert "0 created, 0 updated, 10 unchanged" in done.stdout
-    assert store.puts == 0 and store.items == before
+    assert endpoint.calls("PutQueryDefinition") == puts and definitions(endpoint) == before
 
-    [(ident, outdated)] = [
-        (k, d) for k, d in store.items.items() if d["name"].endswith("integrates/Audit trail of one user")
-    ]
-    outdated["queryString"] = "fields @timestamp"
+    [ident] = [k for k, d in before.items() if d["name"].endswith("integrates/Audit trail of one user")]
+    client.put_query_definition(
+        queryDefinitionId=ident, name=before[ident]["name"], queryString="fields @timestamp", logGroupNames=[GROUP]
+    )
     done = run_cli(["queries", "list", "--group", GROUP], environ, tmp_path)
     assert done.returncode == 0
     listed = {title: status for status, title in re.findall(r"^  (\w+) +integrates  (.+)$", done.stdout, re.M)}
@@ -675,21 +995,49 @@ def test_queries_install_is_idempotent_and_touches_only_its_own(
     done = run_cli([*install, "--dry-run"], environ, tmp_path)
     assert re.search(r"^  updated \(dry run\) +integrates +Audit trail of one user$", done.stdout, re.M)
     assert "(dry run: nothing written)" in done.stdout
-    assert store.items[ident]["queryString"] == "fields @timestamp"
+    assert definitions(endpoint)[ident]["queryString"] == "fields @timestamp"
 
     done = run_cli(install, environ, tmp_path)
     assert "0 created, 1 updated, 9 unchanged" in done.stdout
-    assert store.items[ident]["queryString"] == queries.USER_AUDIT_TRAIL.query  # updated in place, same id
-    assert len(store.items) == 12
-    assert before.keys() == store.items.keys()
-    assert {k: before[k] for k in before if not before[k]["name"].startswith("otel-cw-exporter/integrates")} == {
-        k: store.items[k] for k in before if not before[k]["name"].startswith("otel-cw-exporter/integrates")
-    }
-    assert next(d for d in store.items.values() if d["name"] == "team/mine")["queryString"] == "fields @message"
+    after = definitions(endpoint)
+    assert after[ident]["queryString"] == queries.USER_AUDIT_TRAIL.query  # updated in place, same id
+    assert before.keys() == after.keys()
+    assert {k: v for k, v in before.items() if k != ident} == {k: v for k, v in after.items() if k != ident}
+    assert next(d for d in after.values() if d["name"] == "team/mine")["queryString"] == "fields @message"
+
+
+def test_queries_keep_definition_names_within_255_characters(
+    tmp_path: Path,
+    cloudwatch_logs: LocalCloudWatchLogs,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    long_group = "/aws/lambda/" + "integrates-" * 40  # 452 characters: a valid log group name
+    other = long_group[:-1] + "x"  # the same start: shortened, it must not name the same definitions
+    in_process(monkeypatch, local_environ(tmp_path, cloudwatch_logs))
+    install = ["queries", "install", "--group", long_group, "--group", other]
+    code, out, err = here(capsys, install)
+    assert code == 0, err
+    assert "10 created, 0 updated, 0 unchanged" in out
+    names = [d["name"] for d in cloudwatch_logs.query_definitions.items()]
+    assert len(set(names)) == 10 and all(len(name) <= 255 for name in names), names
+    assert {tuple(d["logGroupNames"]) for d in cloudwatch_logs.query_definitions.items()} == {(long_group,), (other,)}
+    part = queries.group_part(long_group)
+    assert part == queries.group_part(long_group) != queries.group_part(other)
+    assert re.fullmatch(r"/aws/lambda/integrates-.+~[0-9a-f]{8}", part)
+    assert f"otel-cw-exporter/{part}/Errors in critical operations" in names
+    assert queries.group_part(GROUP) == GROUP  # names that fit are kept whole
+
+    code, out, err = here(capsys, install)
+    assert "0 created, 0 updated, 10 unchanged" in out, err
+    code, out, err = here(capsys, ["queries", "list", "--group", long_group])
+    assert code == 0, err
+    statuses = re.findall(r"^  (current|outdated|missing|unknown) ", out, re.M)
+    assert statuses == ["current"] * 5, out
 
 
 def test_queries_install_reads_the_exporters_groups_from_its_variables(
-    tmp_path: Path, cloudwatch_logs: LocalCloudWatchLogs, proxy: QueryDefinitionsProxy
+    tmp_path: Path, short_pages: LocalCloudWatchLogs
 ) -> None:
     routes = [
         {"when": {"log_type": "Audit"}, "log_group_name": "integrates-audit"},
@@ -698,52 +1046,85 @@ def test_queries_install_reads_the_exporters_groups_from_its_variables(
     ]
     environ = local_environ(
         tmp_path,
-        cloudwatch_logs,
-        AWS_ENDPOINT_URL_CLOUDWATCH_LOGS=proxy.url,
+        short_pages,
         OTEL_EXPORTER_CLOUDWATCH_LOGS_GROUP_NAME=GROUP,
         OTEL_EXPORTER_CLOUDWATCH_LOGS_ROUTES=json.dumps(routes),
     )
     done = run_cli(["queries", "install"], environ, tmp_path)
     assert done.returncode == 0, done.stderr
     assert "10 created" in done.stdout
-    assert {d["logGroupNames"][0] for d in proxy.definitions.items.values()} == {GROUP, "integrates-audit"}
+    assert {d["logGroupNames"][0] for d in short_pages.query_definitions.items()} == {GROUP, "integrates-audit"}
 
 
 def test_queries_list_shows_missing_ones_and_the_catalog_needs_no_aws(
-    tmp_path: Path, cloudwatch_logs: LocalCloudWatchLogs, proxy: QueryDefinitionsProxy
+    tmp_path: Path, cloudwatch_logs: LocalCloudWatchLogs
 ) -> None:
-    environ = local_environ(tmp_path, cloudwatch_logs, AWS_ENDPOINT_URL_CLOUDWATCH_LOGS=proxy.url)
-    done = run_cli(["queries", "list", "--group", GROUP], environ, tmp_path)
-    assert done.returncode == 0
-    assert len(re.findall(r"^  missing +integrates  ", done.stdout, re.M)) == 5
-    assert "`otel-cw-exporter queries install` creates the missing ones" in done.stdout
+    environ = local_environ(tmp_path, cloudwatch_logs)
+    listed, catalog = run_all(
+        [(["queries", "list", "--group", GROUP], environ), (["queries", "list", "--catalog"], clean_environ(tmp_path))],
+        tmp_path,
+    )
+    assert listed.returncode == 0, listed.stderr
+    assert len(re.findall(r"^  missing +integrates  ", listed.stdout, re.M)) == 5
+    assert "`otel-cw-exporter queries install` creates the missing ones" in listed.stdout
 
-    done = run_cli(["queries", "list", "--catalog"], clean_environ(tmp_path), tmp_path)
-    assert done.returncode == 0, done.stderr
-    assert "\n".join("    " + line for line in SEED_SECURITY.splitlines()) in done.stdout
-    assert "\n".join("    " + line for line in SEED_ERRORS.splitlines()) in done.stdout
+    assert catalog.returncode == 0, catalog.stderr
+    assert "\n".join("    " + line for line in SEED_SECURITY.splitlines()) in catalog.stdout
+    assert "\n".join("    " + line for line in SEED_ERRORS.splitlines()) in catalog.stdout
     for query in queries.SAVED_QUERIES:
-        assert query.title in done.stdout
+        assert query.title in catalog.stdout
 
 
-def test_queries_errors_are_one_line(
-    tmp_path: Path, cloudwatch_logs: LocalCloudWatchLogs, proxy: QueryDefinitionsProxy
-) -> None:
-    environ = local_environ(tmp_path, cloudwatch_logs, AWS_ENDPOINT_URL_CLOUDWATCH_LOGS=proxy.url)
-    proxy.definitions.denied.add("PutQueryDefinition")
-    line = one_error_line(run_cli(["queries", "install", "--group", GROUP], environ, tmp_path), 1)
-    assert line == (
+@pytest.fixture
+def html_endpoint() -> Iterator[str]:
+    """Something on 127.0.0.1 that answers every request with an HTML error page, as a proxy might."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            body = b"<html><body><h1>404 Not Found</h1></body></html>"
+            self.send_response(404)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_queries_errors_are_one_line(tmp_path: Path, cloudwatch_logs: LocalCloudWatchLogs, html_endpoint: str) -> None:
+    environ = local_environ(tmp_path, cloudwatch_logs)
+    cloudwatch_logs.inject(
+        lambda call: (
+            Fault("AccessDeniedException", 400, "not authorized: logs:PutQueryDefinition")
+            if call.operation == "PutQueryDefinition"
+            else None
+        )
+    )
+    no_credentials = clean_environ(tmp_path, AWS_DEFAULT_REGION="us-east-1")
+    denied, unset, credentials, html = run_all(
+        [
+            (["queries", "install", "--group", GROUP], environ),
+            (["queries", "install"], environ),
+            (["queries", "install", "--group", GROUP], no_credentials),
+            (["queries", "list"], {**environ, "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS": html_endpoint}),
+        ],
+        tmp_path,
+    )
+    assert one_error_line(denied, 1) == (
         "otel-cw-exporter: error: access denied: not allowed to call logs:PutQueryDefinition (AccessDeniedException); "
         'fix: grant logs:PutQueryDefinition on "*"'
     )
-    line = one_error_line(run_cli(["queries", "install"], environ, tmp_path), 2)
-    assert "no log group configured" in line
-    no_credentials = clean_environ(tmp_path, AWS_DEFAULT_REGION="us-east-1")
-    line = one_error_line(run_cli(["queries", "install", "--group", GROUP], no_credentials, tmp_path), 2)
-    assert "no AWS credentials found" in line
-    # the plain local endpoint (moto) has no query definitions: said in one line too
-    plain = local_environ(tmp_path, cloudwatch_logs)
-    line = one_error_line(run_cli(["queries", "list"], plain, tmp_path), 1)
+    assert "no log group configured" in one_error_line(unset, 2)
+    assert "no AWS credentials found" in one_error_line(credentials, 2)
+    line = one_error_line(html, 1)  # not a CloudWatch Logs endpoint: said in one line too
     assert "DescribeQueryDefinitions failed" in line and "HTML page" in line
 
 

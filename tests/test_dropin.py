@@ -263,7 +263,7 @@ def test_example_quickstart_is_the_readme_lines_and_delivers() -> None:
     assert len(event["trace_id"]) == 32 and event["resource"]["service.name"] == "integrates"
     readme = (ROOT / "README.md").read_text()
     for line in (
-        'logging.getLogger().addHandler(OTelHandler(logger_provider=provider))',
+        "logging.getLogger().addHandler(OTelHandler(logger_provider=provider))",
         "logging.getLogger().setLevel(logging.INFO)",
     ):
         assert line in readme and line in (ROOT / "examples" / "quickstart.py").read_text()
