@@ -115,12 +115,14 @@ def test_dead_port_fails_within_the_timeout_and_counts_then_fails_fast(
     assert exporter.stats.dropped == {"retry_budget": 20}
 
 
-def test_invalid_event_is_isolated_and_the_rest_stored(cloudwatch_logs: LocalCloudWatchLogs) -> None:
-    def poison(call: Call) -> Fault | None:
-        if any("poison" in e["message"] for e in call.payload.get("logEvents", [])):
-            return Fault("InvalidParameterException", 400, "Log event is invalid")
-        return None
+def poison(call: Call) -> Fault | None:
+    """CloudWatch refusing any request that holds an event whose message says "poison"."""
+    if any("poison" in e["message"] for e in call.payload.get("logEvents", [])):
+        return Fault("InvalidParameterException", 400, "Log event is invalid")
+    return None
 
+
+def test_invalid_event_is_isolated_and_the_rest_stored(cloudwatch_logs: LocalCloudWatchLogs) -> None:
     cloudwatch_logs.inject(puts_only(poison))
     exporter = exporter_for(cloudwatch_logs)
     batch = records(200)
@@ -391,11 +393,6 @@ def test_a_throttled_create_log_stream_is_retried_not_fatal(cloudwatch_logs: Loc
 
 
 def test_many_bad_events_are_isolated_without_losing_good_ones(cloudwatch_logs: LocalCloudWatchLogs) -> None:
-    def poison(call: Call) -> Fault | None:
-        if any("poison" in e["message"] for e in call.payload.get("logEvents", [])):
-            return Fault("InvalidParameterException", 400, "Log event is invalid")
-        return None
-
     cloudwatch_logs.inject(puts_only(poison))
     exporter = exporter_for(cloudwatch_logs, timeout=60)
     batch = records(8000)
