@@ -199,16 +199,18 @@ class CloudWatchLogRecordExporter(LogRecordExporter):
         by_destination: dict[tuple[str, str], list[Event]] = {}
         ignored = filtered = truncated = 0
         entity: dict[str, Any] | None = None
+        router, encode, allowlist = self._router, self._encoder.encode, self._allowlist
+        fixed = router.fixed
         for record in batch:
             try:
                 if feedback.is_feedback(record.log_record.attributes):
                     ignored += 1
                     continue
-                if self._allowlist is not None and not self._allowlist.allows(record):
+                if allowlist is not None and not allowlist.allows(record):
                     filtered += 1
                     continue
-                destination = self._router.destination(record, timestamp_ns(record))
-                event = self._encoder.encode(record)
+                destination = fixed or router.destination(record, timestamp_ns(record))
+                event = encode(record)
                 if self.config.entity and entity is None:
                     entity = self._entity_for(record.resource)
             except Exception:

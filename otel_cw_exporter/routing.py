@@ -237,6 +237,11 @@ class Router:
             self._fixed = (group_name, stream_name)
 
     @property
+    def fixed(self) -> tuple[str, str] | None:
+        """The one destination of every record when nothing varies per record, else None."""
+        return self._fixed
+
+    @property
     def routes(self) -> tuple[Route, ...]:
         return self._routes
 
