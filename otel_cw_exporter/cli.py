@@ -47,6 +47,7 @@ from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from . import __version__
 from .config import PREFIX, ConfigError, ExporterConfig, env_name, resolve
+from .delivery import GroupSettings
 from .retry import HINTS, error_code
 
 PROG = "otel-cw-exporter"
@@ -956,13 +957,9 @@ class Doctor:
                 f"create it (aws logs create-log-group --log-group-name {group} --region {region}), or set "
                 f"{env_name('create_log_group')}=true (or pass --create-group) to let the exporter create it",
             ), None
-        kwargs: dict[str, Any] = {"logGroupName": group}
-        if config.tags:
-            kwargs["tags"] = dict(config.tags)
-        if config.kms_key_id:
-            kwargs["kmsKeyId"] = config.kms_key_id
-        try:
-            client.create_log_group(**kwargs)
+        settings = GroupSettings.of(config)
+        try:  # as the exporter creates it
+            client.create_log_group(**settings.create_log_group_kwargs(group))
             if config.retention_days:
                 client.put_retention_policy(logGroupName=group, retentionInDays=config.retention_days)
         except Exception as error:

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from .config import ExporterConfig
 from .encoding import Event
 from .feedback import exporting
 from .retry import HINTS, Backoff, Verdict, classify, error_code
@@ -53,6 +54,19 @@ class GroupSettings:
     retention_days: int | None = None
     tags: dict[str, str] = field(default_factory=dict)
     kms_key_id: str | None = None
+
+    @classmethod
+    def of(cls, config: ExporterConfig) -> GroupSettings:
+        return cls(config.retention_days, dict(config.tags), config.kms_key_id)
+
+    def create_log_group_kwargs(self, group: str) -> dict[str, Any]:
+        """CreateLogGroup's arguments (retention is a call of its own: PutRetentionPolicy)."""
+        kwargs: dict[str, Any] = {"logGroupName": group}
+        if self.tags:
+            kwargs["tags"] = dict(self.tags)
+        if self.kms_key_id:
+            kwargs["kmsKeyId"] = self.kms_key_id
+        return kwargs
 
 
 @dataclass
@@ -335,13 +349,8 @@ class Delivery:
         """Create the group with its settings; (None, None) when it exists now."""
         client = self.client()
         settings = self._group_settings
-        kwargs: dict[str, Any] = {"logGroupName": group}
-        if settings.tags:
-            kwargs["tags"] = dict(settings.tags)
-        if settings.kms_key_id:
-            kwargs["kmsKeyId"] = settings.kms_key_id
         try:
-            client.create_log_group(**kwargs)
+            client.create_log_group(**settings.create_log_group_kwargs(group))
         except Exception as error:
             if error_code(error) == "ResourceAlreadyExistsException":
                 return None, None  # someone else made it first: theirs, so its settings are theirs too

@@ -125,7 +125,7 @@ class CloudWatchLogRecordExporter(LogRecordExporter):
             self._telemetry,
             create_log_group=config.create_log_group,
             create_log_stream=config.create_log_stream,
-            group_settings=GroupSettings(config.retention_days, dict(config.tags), config.kms_key_id),
+            group_settings=GroupSettings.of(config),
             max_concurrency=config.max_concurrency,
         )
         self._entities: dict[int, tuple[Resource, dict[str, Any]]] = {}
