@@ -9,7 +9,7 @@ import json
 import logging
 
 import otel_cw_exporter
-from otel_cw_exporter.configure import teardown
+from otel_cw_exporter import teardown
 from otel_cw_exporter.testing import LocalCloudWatchLogs
 
 

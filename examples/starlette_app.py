@@ -103,7 +103,7 @@ def main() -> None:
     import jwt
     from starlette.testclient import TestClient
 
-    from otel_cw_exporter.configure import teardown
+    from otel_cw_exporter import teardown
     from otel_cw_exporter.testing import LocalCloudWatchLogs
 
     with LocalCloudWatchLogs() as cloudwatch:

@@ -1,19 +1,28 @@
 """Ship OpenTelemetry log records to AWS CloudWatch Logs as JSON events your Insights queries read.
 
-The pipeline, one module each: :mod:`~otel_cw_exporter.encoding` (record -> event JSON),
-:mod:`~otel_cw_exporter.routing` (record -> log group and stream), :mod:`~otel_cw_exporter.planning`
-(events -> requests within the API limits), :mod:`~otel_cw_exporter.delivery` (requests -> CloudWatch,
-with retries), glued together by :class:`CloudWatchLogRecordExporter`.
+The pipeline, run by :class:`CloudWatchLogRecordExporter` (``exporter``) on the SDK processor's thread::
+
+    record --encode/--> event JSON --route/--> (group, stream) --send/--> PutLogEvents --> CloudWatch
+              event, jsonsafe,          routes, templates,         planning, wire, retry,
+              redaction, truncation     environments               client, delivery (I/O)
+
+Beside it: ``config`` (options, ``ConfigError``), ``records`` (reading an SDK record), ``limits`` (the
+API's limits), ``telemetry`` (counters, metrics, warnings) and ``feedback`` (our own logging kept out).
+``app/`` is the application side (``setup``, the stdlib bridge, ``cloudwatch_log``, JWT identity,
+Lambda); ``cli/`` the command line, one module per command; ``testing/`` the local endpoint.
 """
 
-from .audit import cloudwatch_log, cloudwatch_log_async
-from .config import ConfigError
-from .configure import setup
-from .exporter import CloudWatchLogRecordExporter
-from .identity import JWTIdentityResolver
-from .routing import EnvironmentFilter, Route
-from .stdlib import OTelHandler, cloudwatch_handler
-from .telemetry import ExporterStats
+from otel_cw_exporter.app.audit import cloudwatch_log, cloudwatch_log_async
+from otel_cw_exporter.app.configure import setup, teardown
+from otel_cw_exporter.app.dictconfig import cloudwatch_handler
+from otel_cw_exporter.app.identity import JWTIdentityResolver
+from otel_cw_exporter.app.stdlib import OTelHandler
+from otel_cw_exporter.config import ConfigError
+from otel_cw_exporter.exporter import CloudWatchLogRecordExporter
+from otel_cw_exporter.route.environments import EnvironmentFilter
+from otel_cw_exporter.route.routes import Route
+from otel_cw_exporter.telemetry import ExporterStats
+from otel_cw_exporter.version import __version__
 
 __all__ = [
     "CloudWatchLogRecordExporter",
@@ -23,9 +32,10 @@ __all__ = [
     "JWTIdentityResolver",
     "OTelHandler",
     "Route",
+    "__version__",
     "cloudwatch_handler",
     "cloudwatch_log",
     "cloudwatch_log_async",
     "setup",
+    "teardown",
 ]
-__version__ = "0.1.0"

@@ -1,5 +1,5 @@
 """``python -m otel_cw_exporter``: the same as the ``otel-cw-exporter`` command."""
 
-from .cli import main
+from otel_cw_exporter.cli import main
 
 raise SystemExit(main())

@@ -1,67 +1,8 @@
-"""AWS Lambda: flush at the end of every invocation, because a frozen sandbox sends nothing.
+"""The public home of the Lambda helpers: ``from otel_cw_exporter.aws_lambda import flush_after``.
 
-Lambda freezes the process between invocations and may never thaw it: records still queued in the
-batch processor would be lost. Flushing costs the invocation a little time, bounded by ``timeout``.
+The code lives in :mod:`otel_cw_exporter.app.aws_lambda`.
 """
 
-from __future__ import annotations
+from otel_cw_exporter.app.aws_lambda import flush, flush_after, flushing
 
-import functools
-import threading
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import Any, TypeVar
-
-from opentelemetry._logs import get_logger_provider
-
-from . import audit
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def flush(timeout: float = 2.0, provider: Any = None) -> bool:
-    """Emit pending ``cloudwatch_log`` calls, then flush the provider, all within ``timeout`` seconds.
-
-    True when everything finished in time.
-    """
-    deadline = time.monotonic() + timeout
-    drained = audit.drain(timeout)  # calls still resolving their user are not in the queue yet
-    target = provider or get_logger_provider()
-    force_flush = getattr(target, "force_flush", None)
-    if not callable(force_flush):
-        return drained
-    remaining = max(0.0, deadline - time.monotonic())
-    done = threading.Event()
-
-    def run() -> None:
-        try:
-            force_flush(int(remaining * 1000))
-        finally:
-            done.set()
-
-    threading.Thread(target=run, name="otel-cw-lambda-flush", daemon=True).start()
-    return done.wait(remaining) and drained
-
-
-@contextmanager
-def flushing(timeout: float = 2.0, provider: Any = None) -> Iterator[None]:
-    """``with flushing(): ...``: flush when the block ends, even when it raises."""
-    try:
-        yield
-    finally:
-        flush(timeout, provider)
-
-
-def flush_after(handler: F | None = None, *, timeout: float = 2.0, provider: Any = None) -> Any:
-    """Decorate a Lambda handler (``@flush_after`` or ``@flush_after(timeout=1.0)``)."""
-
-    def decorate(function: F) -> F:
-        @functools.wraps(function)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with flushing(timeout, provider):
-                return function(*args, **kwargs)
-
-        return wrapper  # type: ignore[return-value]
-
-    return decorate(handler) if handler is not None else decorate
+__all__ = ["flush", "flush_after", "flushing"]

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .limits import MAX_TAGS, RETENTION_DAYS
+from otel_cw_exporter.limits import MAX_TAGS, RETENTION_DAYS
 
 PREFIX = "OTEL_EXPORTER_CLOUDWATCH_LOGS_"
 

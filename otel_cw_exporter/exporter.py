@@ -7,51 +7,28 @@ import os
 import sys
 import time
 import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-import boto3
-from botocore.config import Config
 from opentelemetry._logs import get_logger_provider
 from opentelemetry.sdk._logs import ReadableLogRecord
 from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
 from opentelemetry.sdk.resources import Resource
 
-from . import feedback
-from .config import ExporterConfig, resolve
-from .delivery import Delivery, GroupSettings, Request
-from .encoding import Event, EventEncoder, timestamp_ns
-from .planning import plan_requests
-from .redaction import Redactor
-from .routing import EnvironmentAllowlist, Route, Router, routes_from_json
-from .telemetry import ExporterStats, Telemetry
+from otel_cw_exporter import feedback
+from otel_cw_exporter.config import resolve
+from otel_cw_exporter.encode.event import Event, EventEncoder
+from otel_cw_exporter.encode.redaction import Redactor
+from otel_cw_exporter.records import timestamp_ns
+from otel_cw_exporter.route.environments import EnvironmentAllowlist
+from otel_cw_exporter.route.routes import Route, Router, routes_from_json
+from otel_cw_exporter.send.client import client_factory
+from otel_cw_exporter.send.delivery import Delivery, Request
+from otel_cw_exporter.send.groups import GroupSettings
+from otel_cw_exporter.send.planning import plan_requests
+from otel_cw_exporter.telemetry import ExporterStats, Telemetry
 
 _logger = logging.getLogger("otel_cw_exporter")
-_USER_AGENT = "otel-cw-exporter/0.1.0"
-
-
-def _client_config(config: ExporterConfig) -> Config:
-    """Our retries live in the exporter (under its deadline), so botocore makes one attempt."""
-    return Config(
-        retries={"total_max_attempts": 1, "mode": "standard"},
-        connect_timeout=max(0.5, min(config.timeout / 4, 5.0)),
-        read_timeout=max(1.0, min(config.timeout / 2, 15.0)),
-        max_pool_connections=max(10, config.max_concurrency),
-        user_agent_extra=_USER_AGENT,
-    )
-
-
-def _client_like(client: Any) -> Any:
-    """A new client with the same region, endpoint, settings and credentials, for a forked child."""
-    meta = client.meta
-    fresh: Any = boto3.session.Session(region_name=meta.region_name).client(
-        "logs", endpoint_url=meta.endpoint_url, config=meta.config
-    )
-    get_credentials = getattr(client, "_get_credentials", None)
-    credentials = get_credentials() if callable(get_credentials) else None
-    if credentials is not None:
-        fresh._request_signer._credentials = credentials
-    return fresh
 
 
 def _entity(resource: Resource) -> dict[str, Any]:
@@ -121,7 +98,7 @@ class CloudWatchLogRecordExporter(LogRecordExporter):
         self._encoder = EventEncoder(xray_trace_id=config.xray_trace_id, redactor=redactor)
         self._telemetry = Telemetry(meter_provider)
         self._delivery = Delivery(
-            self._client_factory(client, config),
+            client_factory(client, config),
             self._telemetry,
             create_log_group=config.create_log_group,
             create_log_stream=config.create_log_stream,
@@ -145,18 +122,6 @@ class CloudWatchLogRecordExporter(LogRecordExporter):
                     exporter._before_fork()
 
             os.register_at_fork(before=_before_fork, after_in_child=_after_fork_in_child)
-
-    @staticmethod
-    def _client_factory(client: Any, config: ExporterConfig) -> Callable[[], Any]:
-        if client is not None:
-            owner = os.getpid()
-            return lambda: client if os.getpid() == owner else _client_like(client)
-        return lambda: boto3.session.Session().client(
-            "logs",
-            region_name=config.region_name,
-            endpoint_url=config.endpoint_url,
-            config=_client_config(config),
-        )
 
     def _after_fork(self) -> None:
         self._delivery.after_fork()

@@ -33,8 +33,14 @@ from typing import Any
 
 import pytest
 
-from otel_cw_exporter import cli, demo, queries
-from otel_cw_exporter.insights import run as run_query
+from otel_cw_exporter import cli
+from otel_cw_exporter.cli import catalog as queries
+from otel_cw_exporter.cli import aws as cli_aws
+from otel_cw_exporter.cli import demo
+from otel_cw_exporter.cli import doctor as cli_doctor
+from otel_cw_exporter.cli import options as cli_options
+from otel_cw_exporter.cli import tail as cli_tail
+from otel_cw_exporter.testing.insights import run as run_query
 from otel_cw_exporter.testing import Call, Fault, LocalCloudWatchLogs
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -241,12 +247,12 @@ def test_exit_codes_are_one_rule_said_the_same_everywhere(capsys: pytest.Capture
     assert "Exit code 0 when no check fails; 2 when a failed check is the configuration, the credentials" in doctor_help
     # What the rule says, as the code does it (the commands themselves: the tests of each one below).
     assert (cli.EXIT_OK, cli.EXIT_FAILED, cli.EXIT_USAGE, cli.EXIT_INTERRUPTED) == (0, 1, 2, 130)
-    doctor = cli.Doctor(types.SimpleNamespace(), lambda line: None)
-    doctor.checks = [cli.Check("log group", "FAIL", "missing"), cli.Check("retention", "PASS", "")]
+    doctor = cli_doctor.Doctor(types.SimpleNamespace(), lambda line: None)
+    doctor.checks = [cli_doctor.Check("log group", "FAIL", "missing"), cli_doctor.Check("retention", "PASS", "")]
     assert doctor.finish() == 1
-    doctor.checks.append(cli.Check("region", "FAIL", "no AWS region configured", exit_code=cli.EXIT_USAGE))
+    doctor.checks.append(cli_doctor.Check("region", "FAIL", "no AWS region configured", exit_code=cli.EXIT_USAGE))
     assert doctor.finish() == 2
-    doctor.checks = [cli.Check("log group", "SKIP", "not checked")]
+    doctor.checks = [cli_doctor.Check("log group", "SKIP", "not checked")]
     assert doctor.finish() == 0
 
 
@@ -312,7 +318,7 @@ def test_demo_runs_locally_and_shows_streams_and_the_seed_queries(tmp_path: Path
     assert rows["security"][0][5] == rows["audit"][0][5]
     assert rows["application"][0][5] == rows["application"][1][5] != rows["security"][0][5]
     assert {r[5] for rows_of_stream in rows.values() for r in rows_of_stream} == set(legend)
-    assert cli.trace_id_type(legend[rows["security"][0][5]]) == legend[rows["security"][0][5]]
+    assert cli_options.trace_id_type(legend[rows["security"][0][5]]) == legend[rows["security"][0][5]]
 
     first, second = (s for s in sections if s.startswith("Saved query"))
     assert "\n".join("    " + line for line in SEED_SECURITY.splitlines()) in first
@@ -704,7 +710,7 @@ def tail_here(
             raise KeyboardInterrupt
 
     clock = types.SimpleNamespace(time=time.time, time_ns=time.time_ns, monotonic=time.monotonic, sleep=sleep)
-    monkeypatch.setattr(cli, "time", clock)
+    monkeypatch.setattr(cli_tail, "time", clock)
     follow = ["--interval", "0.1"] if polls else ["--no-follow"]
     assert cli.main(["tail", "--group", GROUP, *follow, *args]) == 0
     out, err = capsys.readouterr()
@@ -760,7 +766,7 @@ def test_tail_moves_its_window_forward_even_when_nothing_matches(
     assert began - 3_600_000 - 1000 <= starts[0] <= began - 3_600_000 + 1000  # --since 1h
     # Each later poll starts where the one before began, less the overlap: not at --since again.
     for start in starts[1:]:
-        assert began - cli.TAIL_OVERLAP_MS <= start <= ended - cli.TAIL_OVERLAP_MS
+        assert began - cli_tail.TAIL_OVERLAP_MS <= start <= ended - cli_tail.TAIL_OVERLAP_MS
 
 
 def test_tail_warns_when_a_poll_reaches_the_page_cap(
@@ -772,8 +778,8 @@ def test_tail_warns_when_a_poll_reaches_the_page_cap(
     now = int(time.time() * 1000) - 10_000
     put(cloudwatch_logs, GROUP, "app", *(event(f"event {n}") for n in range(5)), at=now)
     in_process(monkeypatch, local_environ(tmp_path, cloudwatch_logs))
-    monkeypatch.setattr(cli, "PAGE_EVENTS", 2)
-    monkeypatch.setattr(cli, "MAX_PAGES", 2)
+    monkeypatch.setattr(cli_aws, "PAGE_EVENTS", 2)
+    monkeypatch.setattr(cli_aws, "MAX_PAGES", 2)
     out, err = tail_here(monkeypatch, capsys, ["--json"])
     assert [json.loads(line)["message"] for line in out] == [f"event {n}" for n in range(4)]
     [warning] = [line for line in err if "warning" in line]

@@ -12,11 +12,12 @@ from typing import Any
 import pytest
 from opentelemetry.sdk._logs.export import LogRecordExportResult
 
-from otel_cw_exporter import CloudWatchLogRecordExporter, jsonsafe
-from otel_cw_exporter.retry import Backoff
+from otel_cw_exporter import CloudWatchLogRecordExporter
+from otel_cw_exporter.encode import jsonsafe
+from otel_cw_exporter.send.retry import Backoff
 from otel_cw_exporter.testing import Call, Fault, LocalCloudWatchLogs
 
-from .support import make_record
+from tests.support import make_record
 
 GROUP = "delivery"
 
@@ -312,7 +313,7 @@ def test_backoff_is_exponential_with_full_jitter() -> None:
 def test_classification() -> None:
     from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError, ReadTimeoutError
 
-    from otel_cw_exporter.retry import Verdict, classify
+    from otel_cw_exporter.send.retry import Verdict, classify
 
     def client_error(code: str, status: int = 400, message: str = "") -> ClientError:
         return ClientError(

@@ -23,8 +23,9 @@ from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk.trace import TracerProvider
 
 import otel_cw_exporter
-from otel_cw_exporter import JWTIdentityResolver, Route, audit
-from otel_cw_exporter.configure import teardown
+from otel_cw_exporter import JWTIdentityResolver, Route
+from otel_cw_exporter.app import audit
+from otel_cw_exporter import teardown
 from otel_cw_exporter.testing import Fault, LocalCloudWatchLogs
 
 ROOT = Path(__file__).resolve().parent.parent

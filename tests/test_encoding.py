@@ -20,14 +20,15 @@ from hypothesis import strategies as st
 from opentelemetry._logs import SeverityNumber
 from opentelemetry.sdk.resources import Resource
 
-from otel_cw_exporter import jsonsafe
-from otel_cw_exporter.encoding import Event, EventEncoder, level_name, xray_trace_id
-from otel_cw_exporter.jsonsafe import dumps
+from otel_cw_exporter.encode import jsonsafe
+from otel_cw_exporter.encode.event import Event, EventEncoder, xray_trace_id
+from otel_cw_exporter.records import level_name
+from otel_cw_exporter.encode.jsonsafe import dumps
 from otel_cw_exporter.limits import EVENT_OVERHEAD, MAX_EVENT_BYTES
-from otel_cw_exporter.truncation import MARK
-from otel_cw_exporter.wire import put_log_events_body
+from otel_cw_exporter.encode.truncation import MARK
+from otel_cw_exporter.send.wire import put_log_events_body
 
-from .support import make_record
+from tests.support import make_record
 
 TRACE = 0x0AF7651916CD43DD8448EB211C80319C
 SPAN = 0xB7AD6B7169203331

@@ -20,7 +20,7 @@ from otel_cw_exporter import CloudWatchLogRecordExporter
 from otel_cw_exporter.limits import MAX_EVENT_BYTES, MAX_REQUEST_BYTES, MAX_REQUEST_EVENTS
 from otel_cw_exporter.testing import LocalCloudWatchLogs
 
-from .support import make_record
+from tests.support import make_record
 
 GROUP = "integrates"
 RESOURCE = Resource.create({"service.name": "integrates", "deployment.environment.name": "production"})
@@ -105,7 +105,7 @@ def test_api_and_stdlib_records_arrive_with_trace_resource_and_fields(
 def test_seed_queries_select_the_right_events(
     cloudwatch_logs: LocalCloudWatchLogs, pipeline: tuple[LoggerProvider, CloudWatchLogRecordExporter]
 ) -> None:
-    from otel_cw_exporter.insights import run
+    from otel_cw_exporter.testing.insights import run
 
     provider, _ = pipeline
     logger = bridge(provider, "transactional")

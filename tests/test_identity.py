@@ -23,7 +23,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from jwt.algorithms import ECAlgorithm, HMACAlgorithm, RSAAlgorithm
 
-from otel_cw_exporter.identity import UNAUTHENTICATED, CacheInfo, JWTIdentityResolver
+from otel_cw_exporter.app.identity import UNAUTHENTICATED, CacheInfo, JWTIdentityResolver
 
 SECRET = "test-secret-0123456789-0123456789-abcdef"
 OTHER_SECRET = "another-secret-0123456789-0123456789-xyz"

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from otel_cw_exporter.insights import (
+from otel_cw_exporter.testing.insights import (
     MAX_ROWS,
     Compare,
     Field,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from otel_cw_exporter.encoding import Event
+from otel_cw_exporter.encode.event import Event
 from otel_cw_exporter.limits import (
     MAX_EVENT_AGE_MS,
     MAX_EVENT_AHEAD_MS,
@@ -14,7 +14,7 @@ from otel_cw_exporter.limits import (
     MAX_REQUEST_EVENTS,
     MAX_REQUEST_SPAN_MS,
 )
-from otel_cw_exporter.planning import plan_requests
+from otel_cw_exporter.send.planning import plan_requests
 
 NOW = 1_795_511_702_000
 HOUR = 3_600_000

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from otel_cw_exporter.redaction import DEFAULT_MASK, DEFAULT_SECRET_KEYS, Redactor, normalise_key
+from otel_cw_exporter.encode.redaction import DEFAULT_MASK, DEFAULT_SECRET_KEYS, Redactor, normalise_key
 
 M = DEFAULT_MASK
 TOKEN = jwt.encode({"user_email": "jdoe@example.com", "exp": 4102444800}, "s" * 32, algorithm="HS256")
@@ -478,9 +478,9 @@ _VALUES = st.recursive(
 def test_the_encoders_fast_path_masks_exactly_what_the_full_walk_does(body: Any, attributes: dict[str, Any]) -> None:
     # The encoder masks top-level keys inline, walks only values that hold containers, and looks for
     # tokens on the JSON text: the event must be the one a full walk of everything would give.
-    from otel_cw_exporter.encoding import EventEncoder
+    from otel_cw_exporter.encode.event import EventEncoder
 
-    from .support import make_record
+    from tests.support import make_record
 
     redactor = Redactor()
     event = json.loads(EventEncoder(redactor=redactor).encode(make_record(body, attributes)).message)

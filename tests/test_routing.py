@@ -16,16 +16,10 @@ from opentelemetry.sdk._logs import ReadableLogRecord
 from opentelemetry.sdk.resources import Resource
 
 from otel_cw_exporter.config import ConfigError
-from otel_cw_exporter.routing import (
-    EnvironmentAllowlist,
-    EnvironmentFilter,
-    Route,
-    Router,
-    routes_from_json,
-    routes_to_json,
-)
+from otel_cw_exporter.route.environments import EnvironmentAllowlist, EnvironmentFilter
+from otel_cw_exporter.route.routes import Route, Router, routes_from_json, routes_to_json
 
-from .support import make_record
+from tests.support import make_record
 
 RESOURCE = Resource.create(
     {
@@ -475,7 +469,7 @@ def test_filter_from_dictconfig(monkeypatch: pytest.MonkeyPatch) -> None:
             "disable_existing_loggers": False,
             "filters": {
                 "production_only": {
-                    "()": "otel_cw_exporter.routing.EnvironmentFilter",
+                    "()": "otel_cw_exporter.EnvironmentFilter",
                     "environments": ["production", "staging"],
                 }
             },

@@ -13,7 +13,7 @@ from opentelemetry.sdk.resources import Resource
 from otel_cw_exporter import CloudWatchLogRecordExporter, ConfigError, Route
 from otel_cw_exporter.testing import LocalCloudWatchLogs
 
-from .support import make_record
+from tests.support import make_record
 
 RESOURCE = Resource.create(
     {"service.name": "integrates", "host.name": "web-1", "deployment.environment.name": "production"}

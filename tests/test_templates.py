@@ -16,7 +16,7 @@ from opentelemetry._logs import SeverityNumber
 from opentelemetry.sdk.resources import Resource
 
 from otel_cw_exporter.limits import MAX_NAME_LENGTH
-from otel_cw_exporter.templates import (
+from otel_cw_exporter.route.templates import (
     EMPTY_NAME,
     NameTemplate,
     is_valid_group_name,
@@ -25,7 +25,7 @@ from otel_cw_exporter.templates import (
     valid_stream_name,
 )
 
-from .support import make_record
+from tests.support import make_record
 
 RESOURCE = Resource.create(
     {"service.name": "integrates", "host.name": "web-1", "deployment.environment.name": "production"}

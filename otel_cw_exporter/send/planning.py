@@ -10,8 +10,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from operator import attrgetter
 
-from .encoding import Event
-from .limits import (
+from otel_cw_exporter.encode.event import Event
+from otel_cw_exporter.limits import (
     MAX_EVENT_AGE_MS,
     MAX_EVENT_AHEAD_MS,
     MAX_EVENT_BYTES,

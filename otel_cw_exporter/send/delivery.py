@@ -12,61 +12,24 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from .config import ExporterConfig
-from .encoding import Event
-from .feedback import exporting
-from .retry import HINTS, Backoff, Verdict, classify, error_code
-from .telemetry import Telemetry
-from .wire import PLACEHOLDER_EVENTS, put_log_events_body
+from otel_cw_exporter.encode.event import Event
+from otel_cw_exporter.feedback import exporting
+from otel_cw_exporter.send.client import register_body_hook, sending_body
+from otel_cw_exporter.send.groups import GroupSettings
+from otel_cw_exporter.send.retry import HINTS, Backoff, Verdict, classify, error_code
+from otel_cw_exporter.send.wire import PLACEHOLDER_EVENTS, put_log_events_body
+from otel_cw_exporter.telemetry import Telemetry
 
 _logger = logging.getLogger("otel_cw_exporter")
-
-#: The body :meth:`Delivery._put` wrote, for the hook below, on the thread making the call.
-_body = threading.local()
-_BODY_HOOK_ID = "otel-cw-exporter-body"
 
 
 def _create_verdict(error: BaseException) -> Verdict:
     """How to treat a failed CreateLogStream/CreateLogGroup: a bad name or a missing group is final."""
     verdict = classify(error)
     return Verdict.FATAL if verdict in (Verdict.INVALID, Verdict.MISSING) else verdict
-
-
-def _swap_in_body(params: dict[str, Any], **_: Any) -> None:
-    """botocore's ``before-call`` hook: our body replaces the placeholder's before signing.
-
-    Registered on the client (a user's too); it acts only inside our own ``_put`` on this thread, so
-    other callers of the same client are untouched.
-    """
-    data = getattr(_body, "data", None)
-    if data is not None:
-        params["body"] = data
-        _body.data = None
-
-
-@dataclass(frozen=True)
-class GroupSettings:
-    """Applied once to a log group the exporter creates, never to one that already existed."""
-
-    retention_days: int | None = None
-    tags: dict[str, str] = field(default_factory=dict)
-    kms_key_id: str | None = None
-
-    @classmethod
-    def of(cls, config: ExporterConfig) -> GroupSettings:
-        return cls(config.retention_days, dict(config.tags), config.kms_key_id)
-
-    def create_log_group_kwargs(self, group: str) -> dict[str, Any]:
-        """CreateLogGroup's arguments (retention is a call of its own: PutRetentionPolicy)."""
-        kwargs: dict[str, Any] = {"logGroupName": group}
-        if self.tags:
-            kwargs["tags"] = dict(self.tags)
-        if self.kms_key_id:
-            kwargs["kmsKeyId"] = self.kms_key_id
-        return kwargs
 
 
 @dataclass
@@ -118,9 +81,7 @@ class Delivery:
         with self._lock:
             if self._client is None or self._client_pid != pid:
                 client = self._client_factory()
-                client.meta.events.register(
-                    "before-call.cloudwatch-logs.PutLogEvents", _swap_in_body, unique_id=_BODY_HOOK_ID
-                )
+                register_body_hook(client)
                 self._client = client
                 self._client_pid = pid
             return self._client
@@ -296,11 +257,8 @@ class Delivery:
         if request.entity:
             kwargs["entity"] = request.entity
         self._telemetry.add("requests")
-        _body.data = put_log_events_body(request.group, request.stream, events, request.entity)
-        try:
+        with sending_body(put_log_events_body(request.group, request.stream, events, request.entity)):
             return client.put_log_events(**kwargs)
-        finally:
-            _body.data = None
 
     def _count_response(self, response: Any, count: int) -> None:
         rejected = response.get("rejectedLogEventsInfo") or {}

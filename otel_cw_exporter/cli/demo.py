@@ -17,23 +17,15 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .cli import (
-    EXIT_FAILED,
-    EXIT_OK,
-    EXIT_USAGE,
-    PROG,
-    Aws,
-    CliError,
-    _cut,
-    _text,
+from otel_cw_exporter.cli.aws import Aws, fetch_events, make_session
+from otel_cw_exporter.cli.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, PROG, CliError, describe_error, region_fix
+from otel_cw_exporter.cli.render import (
+    as_text,
     clock,
-    describe_error,
+    cut,
     event_extra,
     event_message,
     exception_line,
-    fetch_events,
-    make_session,
-    region_fix,
     render_table,
     stamp,
     terminal_width,
@@ -96,10 +88,10 @@ def run_workload(client: Any, group: str, *, retention_days: int | None = None) 
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.trace import SpanKind
 
-    from . import audit, configure
-    from .audit import cloudwatch_log
-    from .identity import JWTIdentityResolver
-    from .routing import Route
+    from otel_cw_exporter.app import audit, configure
+    from otel_cw_exporter.app.audit import cloudwatch_log
+    from otel_cw_exporter.app.identity import JWTIdentityResolver
+    from otel_cw_exporter.route.routes import Route
 
     warnings = _Warnings()
     exporter_logger = logging.getLogger("otel_cw_exporter")
@@ -231,8 +223,8 @@ def event_row(event: Mapping[str, Any], trace_digits: int = SHORT_TRACE) -> list
     return [
         clock(event.get("@timestamp")),
         str(event.get("level", "") or "-"),
-        _text(extra.get("log_type")) or "-",
-        _cut(_text(extra.get("user_email")) or "-", MAX_CELL),
+        as_text(extra.get("log_type")) or "-",
+        cut(as_text(extra.get("user_email")) or "-", MAX_CELL),
         message,
         str(event.get("trace_id", ""))[:trace_digits] or "-",
     ]
@@ -287,14 +279,14 @@ def show_traces(events: Sequence[Mapping[str, Any]], out: Callable[[str], None])
 
 
 def _cell(name: str, value: Any) -> str:
-    return stamp(value) if name == "@timestamp" else _text(value)
+    return stamp(value) if name == "@timestamp" else as_text(value)
 
 
 def show_queries(
     events: Sequence[Mapping[str, Any]], out: Callable[[str], None], width: int, *, local: bool = True
 ) -> None:
-    from .insights import run
-    from .queries import SEED_QUERIES
+    from otel_cw_exporter.cli.catalog import SEED_QUERIES
+    from otel_cw_exporter.testing.insights import run
 
     out("")
     where = (
@@ -303,7 +295,7 @@ def show_queries(
     say(
         out,
         "The seed's two saved Logs Insights queries, evaluated here, locally, over the JSON read back, by "
-        f"otel_cw_exporter.insights ({where}):",
+        f"otel_cw_exporter.testing.insights ({where}):",
     )
     for number, query in enumerate(SEED_QUERIES, 1):
         out("")
@@ -352,7 +344,7 @@ def _check_delivered(workload: Workload) -> None:
         return
     reason = workload.warnings[0] if workload.warnings else _dropped_text(workload)
     raise CliError(
-        f"the exporter delivered {workload.sent} of {workload.emitted} events: {_cut(reason, 400)}",
+        f"the exporter delivered {workload.sent} of {workload.emitted} events: {cut(reason, 400)}",
         f"run `{PROG} doctor` with the same options",
     )
 
@@ -398,7 +390,7 @@ def run_local(group: str, out: Callable[[str], None] = print) -> int:
             EXIT_USAGE,
         )
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no request log lines from the local server
-    from .testing import LocalCloudWatchLogs
+    from otel_cw_exporter.testing import LocalCloudWatchLogs
 
     with LocalCloudWatchLogs() as endpoint:
         say(
@@ -449,7 +441,7 @@ def run_remote(args: argparse.Namespace, out: Callable[[str], None] = print) -> 
     ours = set(workload.trace_ids)
     events: list[dict[str, Any]] = []
     deadline = time.monotonic() + 30
-    from .insights import event_from_log_event
+    from otel_cw_exporter.testing.insights import event_from_log_event
 
     while True:  # CloudWatch makes stored events readable within seconds
         raw = fetch_events(client, aws, group, start_ms=started)

@@ -35,9 +35,9 @@ from typing import Literal
 
 from opentelemetry.sdk._logs import ReadableLogRecord
 
-from .encoding import attribute, environment_of, level_name, scope_name
-from .jsonsafe import safe_str
-from .limits import GROUP_NAME_EXTRA_CHARS, MAX_NAME_LENGTH, STREAM_NAME_FORBIDDEN_CHARS
+from otel_cw_exporter.encode.jsonsafe import safe_str
+from otel_cw_exporter.limits import GROUP_NAME_EXTRA_CHARS, MAX_NAME_LENGTH, STREAM_NAME_FORBIDDEN_CHARS
+from otel_cw_exporter.records import attribute, environment_of, level_name, scope_name
 
 Kind = Literal["group", "stream"]
 Getter = Callable[[ReadableLogRecord], object]

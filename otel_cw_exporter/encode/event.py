@@ -13,15 +13,11 @@ from typing import Any, NamedTuple
 from opentelemetry.sdk._logs import ReadableLogRecord
 from opentelemetry.sdk.resources import Resource
 
-from .jsonsafe import dumps_sized, sanitize, utf8_size
-from .limits import EVENT_OVERHEAD, MAX_EVENT_BYTES
-from .redaction import Redactor, might_hold_token
-from .truncation import fit
-
-#: Resource keys whose value stands in for ``extra.environment`` when the record has none.
-ENVIRONMENT_RESOURCE_KEYS = ("deployment.environment.name", "deployment.environment")
-#: The seed's nested-attribute style: ``logger.info(msg, extra={"extra": {...}})``.
-NESTED_EXTRA_KEY = "extra"
+from otel_cw_exporter.encode.jsonsafe import dumps_sized, sanitize, utf8_size
+from otel_cw_exporter.encode.redaction import Redactor, might_hold_token
+from otel_cw_exporter.encode.truncation import fit
+from otel_cw_exporter.limits import EVENT_OVERHEAD, MAX_EVENT_BYTES
+from otel_cw_exporter.records import ENVIRONMENT_RESOURCE_KEYS, NESTED_EXTRA_KEY, level_name, timestamp_ns
 
 # Where an attribute goes: ``extra``, ``exception``, ``code``, merged from the nested ``extra``, or masked.
 _EXTRA, _EXCEPTION, _CODE, _NESTED, _SECRET = range(5)
@@ -39,48 +35,6 @@ class Event(NamedTuple):
     size: int
     """UTF-8 bytes of ``message`` plus CloudWatch's 26 bytes of overhead."""
     truncated: bool
-
-
-def level_name(record: ReadableLogRecord) -> str:
-    """``severity_text``, else the name of ``severity_number``: what ``filter level = "ERROR"`` reads."""
-    log_record = record.log_record
-    if log_record.severity_text:
-        return log_record.severity_text
-    if log_record.severity_number is not None:
-        return log_record.severity_number.name
-    return "UNSPECIFIED"
-
-
-def scope_name(record: ReadableLogRecord) -> str:
-    scope = record.instrumentation_scope
-    return scope.name if scope is not None else ""
-
-
-def timestamp_ns(record: ReadableLogRecord) -> int:
-    """The record's time, else when it was observed, else now."""
-    log_record = record.log_record
-    return log_record.timestamp or log_record.observed_timestamp or time.time_ns()
-
-
-def attribute(record: ReadableLogRecord, key: str) -> Any:
-    """An attribute, flat or inside the seed-style nested ``extra`` (nested wins, as in the event)."""
-    attributes = record.log_record.attributes or {}
-    nested = attributes.get(NESTED_EXTRA_KEY)
-    if isinstance(nested, Mapping) and key in nested:
-        return nested[key]
-    return attributes.get(key)
-
-
-def environment_of(record: ReadableLogRecord) -> Any:
-    """The record's ``environment`` attribute, else the resource's deployment environment."""
-    value = attribute(record, "environment")
-    if value is not None:
-        return value
-    resource_attributes = record.resource.attributes if record.resource is not None else {}
-    for key in ENVIRONMENT_RESOURCE_KEYS:
-        if key in resource_attributes:
-            return resource_attributes[key]
-    return None
 
 
 def xray_trace_id(trace_id: str) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from .jsonsafe import dumps, encoded_size, utf8_size
+from otel_cw_exporter.encode.jsonsafe import dumps, encoded_size, utf8_size
 
 MARK = "...[truncated]"
 _MARK_SIZE = len(MARK)

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .encoding import Event
-from .jsonsafe import plain_bytes
+from otel_cw_exporter.encode.event import Event
+from otel_cw_exporter.encode.jsonsafe import plain_bytes
 
 #: What botocore is given to validate and serialize in place of the real events (one valid event).
 PLACEHOLDER_EVENTS = ({"timestamp": 0, "message": "-"},)

@@ -12,10 +12,10 @@ from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
 from opentelemetry.sdk.resources import Resource
 
-from . import audit
-from .audit import IdentityResolver
-from .exporter import CloudWatchLogRecordExporter
-from .stdlib import OTelHandler
+from otel_cw_exporter.app import audit
+from otel_cw_exporter.app.audit import IdentityResolver
+from otel_cw_exporter.app.stdlib import OTelHandler
+from otel_cw_exporter.exporter import CloudWatchLogRecordExporter
 
 _logger = logging.getLogger("otel_cw_exporter")
 _lock = threading.Lock()
@@ -84,6 +84,12 @@ def setup(
                 root.setLevel(handler.level)
         _state.update(provider=provider, exporter=exporter, handler=handler, arguments=arguments)
         return provider
+
+
+def provider() -> LoggerProvider | None:
+    """The provider ``setup`` built, or None before ``setup``."""
+    found: LoggerProvider | None = _state.get("provider")
+    return found
 
 
 def exporter() -> CloudWatchLogRecordExporter | None:

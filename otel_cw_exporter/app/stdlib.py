@@ -1,0 +1,106 @@
+"""Bridge stdlib ``logging`` into OTel: a thin handler of our own.
+
+The SDK's ``LoggingHandler`` is deprecated and ``opentelemetry-instrumentation-logging`` pins an API
+version that fights the SDK's; this one is small, keeps both record styles (``extra={"extra": {...}}``
+and ``extra={...}``) as attributes, and never feeds the exporter's own logging back into the pipeline.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from typing import Any
+
+from opentelemetry._logs import Logger, LoggerProvider, SeverityNumber, get_logger_provider
+from opentelemetry.context import get_current
+
+from otel_cw_exporter import feedback
+
+_RESERVED = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
+    "message",
+    "asctime",
+    "taskName",
+}
+_TEXT = {"WARNING": "WARN", "CRITICAL": "FATAL"}
+
+
+def severity_number(levelno: int) -> SeverityNumber:
+    """The OTel severity of a stdlib level: DEBUG=5, INFO=9, WARNING=13, ERROR=17, CRITICAL=21, and between."""
+    if levelno <= logging.NOTSET:
+        return SeverityNumber.UNSPECIFIED
+    for base, first in (
+        (logging.CRITICAL, 21),
+        (logging.ERROR, 17),
+        (logging.WARNING, 13),
+        (logging.INFO, 9),
+    ):
+        if levelno >= base:
+            return SeverityNumber(min(first + (levelno - base), first + 3))
+    if levelno >= logging.DEBUG:
+        return SeverityNumber(min(5 + levelno - logging.DEBUG, 8))
+    return SeverityNumber(max(1, min(levelno, 4)))
+
+
+class OTelHandler(logging.Handler):
+    """Send stdlib records to an OTel ``LoggerProvider`` (the global one by default)."""
+
+    def __init__(
+        self,
+        level: int | str = logging.NOTSET,
+        logger_provider: LoggerProvider | None = None,
+        *,
+        code_attributes: bool = True,
+        owns_provider: bool = False,
+    ) -> None:
+        super().__init__(level)
+        self._provider = logger_provider
+        self._code = code_attributes
+        self._owns_provider = owns_provider
+        self._loggers: dict[str, Logger] = {}
+
+    def _logger(self, name: str) -> Logger:
+        logger = self._loggers.get(name)
+        if logger is None:
+            provider = self._provider or get_logger_provider()
+            logger = self._loggers[name] = provider.get_logger(name)
+        return logger
+
+    def attributes(self, record: logging.LogRecord) -> dict[str, Any]:
+        attributes = {key: value for key, value in vars(record).items() if key not in _RESERVED}
+        if self._code:
+            attributes["code.file.path"] = record.pathname
+            attributes["code.function.name"] = record.funcName
+            attributes["code.line.number"] = record.lineno
+        if record.exc_info and record.exc_info[0] is not None:
+            kind, value, tb = record.exc_info
+            attributes["exception.type"] = kind.__name__
+            attributes["exception.message"] = str(value)
+            attributes["exception.stacktrace"] = "".join(traceback.format_exception(kind, value, tb))
+        return attributes
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if feedback.exporting_now():
+            return  # made by the exporter's own work: sending it would loop
+        try:
+            body = self.format(record) if self.formatter else record.getMessage()
+            self._logger(record.name).emit(
+                timestamp=int(record.created * 1e9),
+                context=get_current(),
+                severity_number=severity_number(record.levelno),
+                severity_text=_TEXT.get(record.levelname, record.levelname),
+                body=body,
+                attributes=self.attributes(record),
+            )
+        except Exception:
+            self.handleError(record)
+
+    def flush(self) -> None:
+        """Nothing to do: the processor owns the queue (``LoggerProvider.force_flush`` flushes it)."""
+
+    def close(self) -> None:
+        """A handler that built its own pipeline shuts it down (delivering what is queued)."""
+        if self._owns_provider and self._provider is not None:
+            shutdown = getattr(self._provider, "shutdown", None)
+            if callable(shutdown):
+                shutdown()
+        super().close()
