@@ -28,7 +28,7 @@ from opentelemetry import trace
 from opentelemetry.sdk._logs import LoggerProvider, ReadableLogRecord
 from opentelemetry.sdk._logs.export import BatchLogRecordProcessor, LogRecordExporter, LogRecordExportResult
 
-from .workload import (
+from benchmarks.workload import (
     GROUP,
     LOGGER_NAME,
     RESOURCE,

@@ -26,8 +26,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .contenders import boto3_logs_client, stdlib_bridge
-from .workload import GROUP, STREAM, build_records
+from benchmarks.contenders import boto3_logs_client, stdlib_bridge
+from benchmarks.workload import GROUP, STREAM, build_records
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -23,9 +23,9 @@ import traceback
 from array import array
 from typing import Any
 
-from .contenders import Pipeline, Settings, SinkClient, exporter_for, stdlib_bridge
-from .sink import percentile
-from .workload import LOGGER_NAME, MESSAGE, SERIALIZER, build_records, emit_api, emit_stdlib, extra_for, spans
+from benchmarks.contenders import Pipeline, Settings, SinkClient, exporter_for, stdlib_bridge
+from benchmarks.sink import percentile
+from benchmarks.workload import LOGGER_NAME, MESSAGE, SERIALIZER, build_records, emit_api, emit_stdlib, extra_for, spans
 
 WARMUP = 200
 

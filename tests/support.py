@@ -1,14 +1,30 @@
-"""Small builders for records and pipelines used across the tests."""
+"""What the tests share: builders for records and pipelines, and helpers of each part's tests, in one place."""
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
+import subprocess
+import sys
 import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
+import pytest
 from opentelemetry._logs import LogRecord, SeverityNumber
-from opentelemetry.sdk._logs import ReadableLogRecord
+from opentelemetry.sdk._logs import LoggerProvider, ReadableLogRecord
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+
+from otel_cw_exporter import cli
+from otel_cw_exporter.app import audit
+from otel_cw_exporter.encode import jsonsafe
+from otel_cw_exporter.encode.event import EventEncoder
+from otel_cw_exporter.limits import EVENT_OVERHEAD
+from otel_cw_exporter.testing import LocalCloudWatchLogs
 
 RESOURCE = Resource.create({"service.name": "integrates", "deployment.environment.name": "production"})
 
@@ -40,3 +56,214 @@ def make_record(
         event_name=event_name,
     )
     return ReadableLogRecord(log_record=record, resource=resource, instrumentation_scope=InstrumentationScope(logger))
+
+
+# --------------------------------------------------------------------------- encoding
+
+
+TRACE = 0x0AF7651916CD43DD8448EB211C80319C
+
+
+SPAN = 0xB7AD6B7169203331
+
+
+def encode(record: Any, **options: Any) -> dict[str, Any]:
+    event = EventEncoder(**options).encode(record)
+    assert event.size == len(event.message.encode("utf-8")) + EVENT_OVERHEAD
+    return json.loads(event.message)
+
+
+@contextlib.contextmanager
+def orjson_tier(enabled: bool) -> Iterator[None]:
+    was = jsonsafe.use_orjson(enabled)
+    try:
+        yield
+    finally:
+        jsonsafe.use_orjson(was)
+
+
+# --------------------------------------------------------------------------- routing
+
+
+ROUTE_RESOURCE = Resource.create(
+    {
+        "service.name": "integrates",
+        "host.name": "web-1",
+        "team": "platform",
+        "deployment.environment.name": "production",
+    }
+)
+
+
+DEV = Resource.create({"service.name": "integrates", "deployment.environment": "development"})
+
+
+BARE = Resource({"service.name": "bare"})
+
+
+def record(attributes: dict[str, Any] | None = None, **options: Any) -> ReadableLogRecord:
+    options.setdefault("resource", ROUTE_RESOURCE)
+    return make_record("x", attributes, **options)
+
+
+# --------------------------------------------------------------------------- the application side and the examples
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+SECRET = "test-secret-0123456789-0123456789-abcdef"
+
+
+GROUP = "integrates"
+
+
+class FakeRequest:
+    """Anything with headers and cookies works, like the GraphQL ``info.context``."""
+
+    def __init__(self, cookie: str | None = None, headers: dict[str, str] | None = None) -> None:
+        self.cookies = {"session": cookie} if cookie else {}
+        self.headers = headers or {}
+
+
+def flush(provider: LoggerProvider) -> None:
+    audit.drain()
+    assert provider.force_flush()
+
+
+def run_example(name: str, environ: dict[str, str] | None = None) -> str:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / name)],
+        cwd=ROOT,
+        env={**os.environ, **(environ or {})},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+# --------------------------------------------------------------------------- the command line
+
+
+SCRIPT = Path(sys.executable).with_name("otel-cw-exporter")
+
+
+T1 = "0af7651916cd43dd8448eb211c80319c"
+
+
+T2 = "4bf92f3577b34da6a3ce929d0e0e4736"
+
+
+SEED_SECURITY = """fields @timestamp, extra.user_email, message, extra.resource_type
+| filter extra.log_type = "Security"
+| sort @timestamp desc
+| limit 100"""
+
+
+SEED_ERRORS = """fields @timestamp, message, extra.operation
+| filter level = "ERROR"
+| sort @timestamp desc | limit 50"""
+
+
+# --------------------------------------------------------------------------- running the command
+
+
+def clean_environ(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """This process's environment without AWS or exporter settings, and no way to reach real AWS creds."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "OTEL_"))}
+    environ.update(
+        AWS_CONFIG_FILE=str(tmp_path / "no-aws-config"),
+        AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "no-aws-credentials"),
+        AWS_EC2_METADATA_DISABLED="true",
+        COLUMNS="100",
+        PYTHONUNBUFFERED="1",
+    )
+    environ.pop("PYTHONPATH", None)
+    environ.update(extra)
+    return environ
+
+
+def local_environ(tmp_path: Path, endpoint: LocalCloudWatchLogs, **extra: str) -> dict[str, str]:
+    """Credentials, region and endpoint of the local endpoint (STS too), as boto3 reads them."""
+    return clean_environ(tmp_path, **{**endpoint.environ, "AWS_ENDPOINT_URL_STS": endpoint.url, **extra})
+
+
+def run_cli(
+    args: list[str], environ: dict[str, str], cwd: Path, timeout: float = 60, module: bool = True
+) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "otel_cw_exporter", *args] if module else [str(SCRIPT), *args]
+    return subprocess.run(command, env=environ, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def run_all(
+    runs: list[tuple[list[str], dict[str, str]]], cwd: Path, timeout: float = 60
+) -> list[subprocess.CompletedProcess[str]]:
+    """Independent runs of the command at once (each one mostly waits: Python's start, then HTTP)."""
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        return list(pool.map(lambda run: run_cli(run[0], run[1], cwd, timeout), runs))
+
+
+def one_error_line(done: subprocess.CompletedProcess[str], code: int) -> str:
+    """The command failed with ``code`` and said why in exactly one line, with no traceback."""
+    assert done.returncode == code, (done.returncode, done.stdout, done.stderr)
+    assert "Traceback" not in done.stderr and "Traceback" not in done.stdout
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("otel-cw-exporter: error: ")
+    return lines[0]
+
+
+def in_process(monkeypatch: pytest.MonkeyPatch, environ: dict[str, str]) -> None:
+    """This process's environment as ``environ`` says, for running :func:`cli.main` here."""
+    for name in list(os.environ):
+        if name.startswith(("AWS_", "OTEL_")):
+            monkeypatch.delenv(name)
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+
+
+def here(capsys: pytest.CaptureFixture[str], args: list[str]) -> tuple[int, str, str]:
+    """The command run in this process (after :func:`in_process`): exit code, stdout, stderr."""
+    code = cli.main(args)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def put(
+    endpoint: LocalCloudWatchLogs, group: str, stream: str, *messages: dict[str, Any], at: int | None = None
+) -> None:
+    """Store events shaped as the exporter writes them (at ``at`` ms, 1 ms apart; default now)."""
+    client = endpoint.client()
+    with contextlib.suppress(client.exceptions.ResourceAlreadyExistsException):
+        client.create_log_group(logGroupName=group)
+    with contextlib.suppress(client.exceptions.ResourceAlreadyExistsException):
+        client.create_log_stream(logGroupName=group, logStreamName=stream)
+    now = int(time.time() * 1000) if at is None else at
+    client.put_log_events(
+        logGroupName=group,
+        logStreamName=stream,
+        logEvents=[{"timestamp": now + i, "message": json.dumps(m)} for i, m in enumerate(messages)],
+    )
+
+
+def event(message: str, level: str = "INFO", trace_id: str = T1, **extra: Any) -> dict[str, Any]:
+    return {
+        "timestamp": "2026-11-24T09:15:02.123456Z",
+        "level": level,
+        "message": message,
+        "logger": "transactional",
+        "extra": {"environment": "production", **extra},
+        "trace_id": trace_id,
+        "span_id": "b7ad6b7169203331",
+    }
+
+
+# --------------------------------------------------------------------------- queries
+
+
+def definitions(endpoint: LocalCloudWatchLogs) -> dict[str, dict[str, Any]]:
+    """The endpoint's query definitions by id."""
+    return {item["queryDefinitionId"]: item for item in endpoint.query_definitions.items()}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import time
@@ -17,12 +16,13 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 
 from otel_cw_exporter import CloudWatchLogRecordExporter
-from otel_cw_exporter.limits import MAX_EVENT_BYTES, MAX_REQUEST_BYTES, MAX_REQUEST_EVENTS
+from otel_cw_exporter.limits import MAX_REQUEST_BYTES, MAX_REQUEST_EVENTS
 from otel_cw_exporter.testing import LocalCloudWatchLogs
-
 from tests.support import make_record
 
 GROUP = "integrates"
+
+
 RESOURCE = Resource.create({"service.name": "integrates", "deployment.environment.name": "production"})
 
 
@@ -204,42 +204,3 @@ def test_export_directly_returns_a_result_and_counts(cloudwatch_logs: LocalCloud
     exporter.shutdown()
     assert exporter.export([make_record("late")]) is LogRecordExportResult.FAILURE
     assert exporter.stats.dropped == {"shutdown": 1}
-
-
-def test_the_endpoint_refuses_what_aws_would(cloudwatch_logs: LocalCloudWatchLogs) -> None:
-    client = cloudwatch_logs.client()
-    client.create_log_group(logGroupName="g")
-    client.create_log_stream(logGroupName="g", logStreamName="s")
-    now = int(time.time() * 1000)
-    from botocore.exceptions import ClientError
-
-    def put(events: list[dict[str, Any]]) -> str:
-        try:
-            client.put_log_events(logGroupName="g", logStreamName="s", logEvents=events)
-        except ClientError as error:
-            return str(error.response["Error"]["Code"])
-        return "ok"
-
-    assert put([{"timestamp": now, "message": "x"}] * (MAX_REQUEST_EVENTS + 1)) == "InvalidParameterException"
-    assert put([{"timestamp": now, "message": "x" * (MAX_EVENT_BYTES - 25)}]) == "InvalidParameterException"
-    assert put([{"timestamp": now, "message": "x" * 600_000}] * 2) == "InvalidParameterException"
-    assert put([{"timestamp": now - 25 * 3_600_000, "message": "a"}, {"timestamp": now, "message": "b"}]) == (
-        "InvalidParameterException"
-    )
-    assert (
-        put([{"timestamp": now, "message": "a"}, {"timestamp": now - 1, "message": "b"}]) == "InvalidParameterException"
-    )
-    assert put([{"timestamp": now, "message": "x" * (MAX_EVENT_BYTES - 26)}]) == "ok"
-    assert cloudwatch_logs.invalid_requests == 5
-    response = client.put_log_events(
-        logGroupName="g",
-        logStreamName="s",
-        logEvents=[
-            {"timestamp": now - 15 * 86_400_000, "message": "old"},
-            {"timestamp": now, "message": "ok"},
-            {"timestamp": now + 3 * 3_600_000, "message": "new1"},
-            {"timestamp": now + 4 * 3_600_000, "message": "new2"},
-        ],
-    )
-    assert response["rejectedLogEventsInfo"] == {"tooOldLogEventEndIndex": 0, "tooNewLogEventStartIndex": 2}
-    assert [json.dumps(e["message"]) for e in cloudwatch_logs.raw_events("g", "s")][-1] == '"ok"'

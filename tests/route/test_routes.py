@@ -1,11 +1,8 @@
-"""Routing records to groups and streams, the environment allowlist and the stdlib environment filter."""
+"""Routes: first match wins, conditions, the JSON form, errors at construction."""
 
 from __future__ import annotations
 
 import json
-import logging
-import logging.config
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,26 +13,8 @@ from opentelemetry.sdk._logs import ReadableLogRecord
 from opentelemetry.sdk.resources import Resource
 
 from otel_cw_exporter.config import ConfigError
-from otel_cw_exporter.route.environments import EnvironmentAllowlist, EnvironmentFilter
 from otel_cw_exporter.route.routes import Route, Router, routes_from_json, routes_to_json
-
-from tests.support import make_record
-
-RESOURCE = Resource.create(
-    {
-        "service.name": "integrates",
-        "host.name": "web-1",
-        "team": "platform",
-        "deployment.environment.name": "production",
-    }
-)
-DEV = Resource.create({"service.name": "integrates", "deployment.environment": "development"})
-BARE = Resource({"service.name": "bare"})
-
-
-def record(attributes: dict[str, Any] | None = None, **options: Any) -> ReadableLogRecord:
-    options.setdefault("resource", RESOURCE)
-    return make_record("x", attributes, **options)
+from tests.support import BARE, DEV, record
 
 
 def where(router: Router, rec: ReadableLogRecord) -> tuple[str, str]:
@@ -333,6 +312,8 @@ def test_routes_from_json_errors(text: str, message: str) -> None:
 scalars = st.one_of(
     st.text(max_size=20), st.integers(), st.booleans(), st.none(), st.floats(allow_nan=False, allow_infinity=False)
 )
+
+
 field_names = st.one_of(
     st.sampled_from(["log_type", "logger", "level", "environment", "resource.team", "attributes.x"]),
     st.text(min_size=1, max_size=20),
@@ -352,139 +333,3 @@ def test_any_valid_route_round_trips_through_json(when: dict[str, Any], stream: 
     [back] = routes_from_json(routes_to_json([route]))
     assert back == route
     assert back.to_dict() == route.to_dict()
-
-
-# -- environment allowlist ---------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("attributes", "resource", "allowed"),
-    [
-        (None, RESOURCE, True),  # deployment.environment.name
-        (None, DEV, False),  # the older deployment.environment
-        ({"environment": "development"}, RESOURCE, False),  # the record's attribute wins
-        ({"extra": {"environment": "production"}}, DEV, True),
-        ({"environment": "Production "}, DEV, True),  # without regard to case and spaces
-        (None, BARE, False),  # no environment at all
-    ],
-)
-def test_environment_allowlist(attributes: dict[str, Any] | None, resource: Resource, allowed: bool) -> None:
-    allowlist = EnvironmentAllowlist({"production", "Staging"})
-    assert allowlist.allows(record(attributes, resource=resource)) is allowed
-    assert allowlist.environments == frozenset({"production", "staging"})
-
-
-def test_environment_allowlist_takes_one_name_as_a_str() -> None:
-    assert EnvironmentAllowlist("production").environments == frozenset({"production"})
-
-
-@pytest.mark.parametrize(("environments", "message"), [((), "it would drop every record"), ([""], "an empty name")])
-def test_environment_allowlist_errors(environments: Any, message: str) -> None:
-    with pytest.raises(ConfigError, match=message):
-        EnvironmentAllowlist(environments)
-
-
-# -- the stdlib filter -------------------------------------------------------------------------------------
-
-
-class ListHandler(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__()
-        self.messages: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.messages.append(record.getMessage())
-
-
-@pytest.fixture
-def logger() -> Iterator[tuple[logging.Logger, ListHandler]]:
-    log = logging.getLogger("test_routing.filter")
-    handler = ListHandler()
-    log.addHandler(handler)
-    log.setLevel(logging.INFO)
-    log.propagate = False
-    yield log, handler
-    log.removeHandler(handler)
-    log.filters.clear()
-
-
-def emit_both_styles(log: logging.Logger) -> None:
-    log.info("nested prod", extra={"extra": {"environment": "production", "log_type": "Security"}})
-    log.info("nested dev", extra={"extra": {"environment": "development"}})
-    log.info("flat prod", extra={"environment": "production"})
-    log.info("flat dev", extra={"environment": "development"})
-    log.info("nested wins", extra={"environment": "development", "extra": {"environment": "production"}})
-    log.info("no environment")
-
-
-def test_filter_reads_both_record_styles(
-    logger: tuple[logging.Logger, ListHandler], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.delenv("OTEL_RESOURCE_ATTRIBUTES", raising=False)
-    log, handler = logger
-    log.addFilter(EnvironmentFilter(environments={"production"}))
-    emit_both_styles(log)
-    assert handler.messages == ["nested prod", "flat prod", "nested wins"]
-
-
-def test_filter_falls_back_to_the_given_process_environment(logger: tuple[logging.Logger, ListHandler]) -> None:
-    log, handler = logger
-    log.addFilter(EnvironmentFilter(environments=["production"], environment="production"))
-    emit_both_styles(log)
-    assert handler.messages == ["nested prod", "flat prod", "nested wins", "no environment"]
-
-
-@pytest.mark.parametrize(
-    ("variable", "expected"),
-    [
-        ("service.name=x,deployment.environment.name=production", "production"),
-        ("deployment.environment=production", "production"),
-        ("deployment.environment.name=staging", None),
-        ("service.name=x", None),
-    ],
-)
-def test_filter_falls_back_to_otel_resource_attributes(
-    logger: tuple[logging.Logger, ListHandler], monkeypatch: pytest.MonkeyPatch, variable: str, expected: str | None
-) -> None:
-    monkeypatch.setenv("OTEL_RESOURCE_ATTRIBUTES", variable)
-    log, handler = logger
-    log.addFilter(EnvironmentFilter(["production"]))
-    log.info("no environment")
-    log.info("dev", extra={"environment": "development"})
-    assert handler.messages == (["no environment"] if expected else [])
-
-
-def test_filter_defaults_to_production_and_rejects_an_empty_list() -> None:
-    assert EnvironmentFilter(environment="x").allowlist.environments == frozenset({"production"})
-    with pytest.raises(ConfigError, match="it would drop every record"):
-        EnvironmentFilter(environments=[])
-
-
-def test_filter_from_dictconfig(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("OTEL_RESOURCE_ATTRIBUTES", raising=False)
-    handler = ListHandler()
-    logging.config.dictConfig(
-        {
-            "version": 1,
-            "disable_existing_loggers": False,
-            "filters": {
-                "production_only": {
-                    "()": "otel_cw_exporter.EnvironmentFilter",
-                    "environments": ["production", "staging"],
-                }
-            },
-            "handlers": {"memory": {"()": lambda: handler, "filters": ["production_only"]}},
-            "loggers": {
-                "test_routing.dictconfig": {"handlers": ["memory"], "level": "INFO", "propagate": False},
-            },
-        }
-    )
-    log = logging.getLogger("test_routing.dictconfig")
-    try:
-        emit_both_styles(log)
-        log.info("staging", extra={"extra": {"environment": "staging"}})
-        assert handler.messages == ["nested prod", "flat prod", "nested wins", "staging"]
-        [installed] = handler.filters
-        assert isinstance(installed, EnvironmentFilter)
-    finally:
-        log.removeHandler(handler)

@@ -12,7 +12,6 @@ from opentelemetry.sdk.resources import Resource
 
 from otel_cw_exporter import CloudWatchLogRecordExporter, ConfigError, Route
 from otel_cw_exporter.testing import LocalCloudWatchLogs
-
 from tests.support import make_record
 
 RESOURCE = Resource.create(

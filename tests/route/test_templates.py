@@ -24,7 +24,6 @@ from otel_cw_exporter.route.templates import (
     valid_group_name,
     valid_stream_name,
 )
-
 from tests.support import make_record
 
 RESOURCE = Resource.create(

@@ -479,7 +479,6 @@ def test_the_encoders_fast_path_masks_exactly_what_the_full_walk_does(body: Any,
     # The encoder masks top-level keys inline, walks only values that hold containers, and looks for
     # tokens on the JSON text: the event must be the one a full walk of everything would give.
     from otel_cw_exporter.encode.event import EventEncoder
-
     from tests.support import make_record
 
     redactor = Redactor()
