@@ -15,7 +15,7 @@ from opentelemetry.sdk._logs import ReadableLogRecord
 from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
 from opentelemetry.sdk.resources import Resource
 
-from otel_cw_exporter import feedback
+from otel_cw_exporter import alerts, feedback
 from otel_cw_exporter.config import resolve
 from otel_cw_exporter.encode.event import Event, EventEncoder
 from otel_cw_exporter.encode.redaction import Redactor
@@ -154,8 +154,9 @@ class CloudWatchLogRecordExporter(LogRecordExporter):
                 feedback.install()
                 requests = self._requests(batch)
                 ok = self._delivery.send_all(requests, deadline)
-            except Exception:
-                _logger.exception("otel-cw-exporter: unexpected error while exporting")
+            except Exception as error:  # never expected: say so, count nothing twice, never raise
+                _logger.debug("otel-cw-exporter: unexpected error while exporting", exc_info=True)
+                alerts.warn("unexpected error while exporting: %s: %s", type(error).__name__, error)
                 return LogRecordExportResult.FAILURE
         return LogRecordExportResult.SUCCESS if ok else LogRecordExportResult.FAILURE
 
@@ -218,6 +219,10 @@ class CloudWatchLogRecordExporter(LogRecordExporter):
 
         No request starts after ``timeout_millis``; one in progress then ends within the client's timeouts.
         """
+        if self._shutdown:
+            return
         self._shutdown = True
         self._delivery.stop(timeout_millis / 1000)
         self._delivery.wait_idle(timeout_millis / 1000)
+        with feedback.exporting():
+            self._telemetry.final_report()

@@ -1,8 +1,14 @@
-"""What the exporter did, as counters anyone can read, OTel metrics, and warnings that cannot flood."""
+"""What the exporter did, as counters anyone can read, OTel metrics, and warnings that cannot flood.
+
+Every event not stored is counted under one reason, and said: at most one warning per reason per
+minute, each giving every event dropped since the one before, and one line at shutdown with the totals.
+Records the application logged through our entry points that never reached an exporter (the SDK
+refused them, or ``cloudwatch_log`` ran before ``setup()``) are counted for the whole process and shown
+in every exporter's stats.
+"""
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Mapping
@@ -10,7 +16,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-_logger = logging.getLogger("otel_cw_exporter")
+from otel_cw_exporter import alerts
 
 #: Why an event was not stored. Every dropped event is counted under exactly one of these.
 DROP_REASONS = (
@@ -23,7 +29,33 @@ DROP_REASONS = (
     "non_retryable",  # an error no retry can fix (access denied, missing group, bad credentials)
     "shutdown",  # export called after shutdown
     "encoding_error",  # the record could not be encoded at all (never expected)
+    "emit_error",  # the application's record could not be handed to the SDK (process-wide; never expected)
+    "no_pipeline",  # cloudwatch_log was called before setup(): nothing to send it to (process-wide)
 )
+#: Counted per process, before any exporter sees the record (see :func:`lost_before_export`).
+PROCESS_REASONS = ("emit_error", "no_pipeline")
+
+_process_lock = threading.Lock()
+_process_dropped = dict.fromkeys(PROCESS_REASONS, 0)
+_process_warned: dict[str, float] = {}
+
+
+def lost_before_export(reason: str, amount: int = 1, detail: str = "") -> None:
+    """Count records the application logged that never reached an exporter, and say so (once a minute)."""
+    now = time.monotonic()
+    with _process_lock:
+        _process_dropped[reason] += amount
+        last = _process_warned.get(reason)
+        if last is not None and now - last < 60.0:
+            return
+        _process_warned[reason] = now
+        total = _process_dropped[reason]
+    alerts.warn("%d log record(s) not exported since start, reason %s%s", total, reason, detail)
+
+
+def _process_counts() -> dict[str, int]:
+    with _process_lock:
+        return dict(_process_dropped)
 
 
 @dataclass(frozen=True)
@@ -67,6 +99,7 @@ class Telemetry:
         self._warn_interval = warn_interval
         self._last_warning: dict[str, float] = {}
         self._suppressed: dict[str, int] = {}
+        self._unreported: dict[str, int] = {}
         self._instruments: dict[str, Any] = {}
         if meter_provider is not None:
             meter = meter_provider.get_meter("otel_cw_exporter")
@@ -85,6 +118,7 @@ class Telemetry:
         self._dropped = dict.fromkeys(DROP_REASONS, 0)
         self._last_warning = {}
         self._suppressed = {}
+        self._unreported = {}
 
     def add(self, name: str, amount: int = 1) -> None:
         if amount <= 0:
@@ -96,15 +130,44 @@ class Telemetry:
             instrument.add(amount)
 
     def drop(self, reason: str, amount: int, detail: str = "") -> None:
-        """Count dropped events and say so, at most once per interval per reason."""
+        """Count dropped events and say so, at most once per interval per reason, with every event since."""
         if amount <= 0:
             return
+        now = time.monotonic()
         with self._lock:
             self._dropped[reason] += amount
+            self._unreported[reason] = self._unreported.get(reason, 0) + amount
+            last = self._last_warning.get(f"drop:{reason}")
+            due = last is None or now - last >= self._warn_interval
+            if due:
+                self._last_warning[f"drop:{reason}"] = now
+                count = self._unreported.pop(reason)
         instrument = self._instruments.get("dropped")
         if instrument is not None:
             instrument.add(amount, {"reason": reason})
-        self.warn(f"drop:{reason}", "dropped %d CloudWatch event(s), reason %s%s", amount, reason, detail)
+        if due:
+            alerts.warn("dropped %d CloudWatch event(s), reason %s%s", count, reason, detail)
+
+    def undrop(self, reason: str, amount: int) -> None:
+        """Events counted as dropped that were stored after all (an answer that came after the deadline).
+
+        The stats are corrected; the OTel counter, which only goes up, keeps what was dropped at the time.
+        """
+        with self._lock:
+            taken = min(amount, self._dropped[reason])
+            self._dropped[reason] -= taken
+            if reason in self._unreported:
+                self._unreported[reason] = max(0, self._unreported[reason] - taken)
+
+    def final_report(self) -> None:
+        """At shutdown: one line with every event not stored since start, by reason (the true totals)."""
+        with self._lock:
+            dropped = {reason: n for reason, n in self._dropped.items() if n}
+            self._unreported.clear()
+        if dropped:
+            total = sum(dropped.values())
+            parts = ", ".join(f"{n} {reason}" for reason, n in sorted(dropped.items(), key=lambda item: -item[1]))
+            alerts.warn("shutting down: %d CloudWatch event(s) were not stored since start (%s)", total, parts)
 
     def warn(self, key: str, message: str, *args: object) -> None:
         """A warning line, rate-limited per ``key``; suppressed repeats are counted in the next line."""
@@ -119,10 +182,11 @@ class Telemetry:
         if repeats:
             message += " (%d similar warning(s) suppressed)"
             args = (*args, repeats)
-        _logger.warning(message, *args)
+        alerts.warn(message, *args)
 
     def snapshot(self) -> ExporterStats:
         with self._lock:
             counts = dict(self._counts)
             dropped = {reason: n for reason, n in self._dropped.items() if n}
+        dropped.update((reason, n) for reason, n in _process_counts().items() if n)
         return ExporterStats(**counts, dropped=MappingProxyType(dropped))

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from opentelemetry._logs import get_logger_provider
 
-from otel_cw_exporter.app import audit
+from otel_cw_exporter.app import audit, configure
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -27,7 +27,7 @@ def flush(timeout: float = 2.0, provider: Any = None) -> bool:
     """
     deadline = time.monotonic() + timeout
     drained = audit.drain(timeout)  # calls still resolving their user are not in the queue yet
-    target = provider or get_logger_provider()
+    target = provider or configure.provider() or get_logger_provider()  # setup()'s, even when not global
     force_flush = getattr(target, "force_flush", None)
     if not callable(force_flush):
         return drained

@@ -1,8 +1,18 @@
-"""``setup()``: the one call that wires a service's logging to CloudWatch through OTel."""
+"""``setup()``: the one call that wires a service's logging to CloudWatch through OTel.
+
+It builds the resource, the exporter, the SDK's batch processor and a provider whose loggers clean
+values first (:mod:`otel_cw_exporter.app.intake`), configures ``cloudwatch_log``, and makes the ways a
+process ends deliver what it logged: interpreter exit (the provider's own ``atexit``), SIGTERM
+(:mod:`otel_cw_exporter.app.sigterm`), and the end of a ``multiprocessing`` child, which skips ``atexit``.
+Under the ``spawn`` and ``forkserver`` start methods a child starts with nothing: call ``setup()`` in
+its initializer (``Pool(initializer=otel_cw_exporter.setup)`` when the options come from the
+``OTEL_EXPORTER_CLOUDWATCH_LOGS_*`` variables, or a ``functools.partial`` of it).
+"""
 
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import threading
 from collections.abc import Mapping
 from typing import Any
@@ -12,10 +22,13 @@ from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
 from opentelemetry.sdk.resources import Resource
 
-from otel_cw_exporter.app import audit
+from otel_cw_exporter import alerts
+from otel_cw_exporter.app import audit, sigterm
 from otel_cw_exporter.app.audit import IdentityResolver
+from otel_cw_exporter.app.intake import SafeLoggerProvider
 from otel_cw_exporter.app.stdlib import OTelHandler
 from otel_cw_exporter.exporter import CloudWatchLogRecordExporter
+from otel_cw_exporter.send.delivery import GRACE
 
 _logger = logging.getLogger("otel_cw_exporter")
 _lock = threading.Lock()
@@ -32,6 +45,7 @@ def setup(
     transactional_logger: str = "transactional",
     processor_options: Mapping[str, Any] | None = None,
     set_global: bool = True,
+    handle_sigterm: bool = True,
     **exporter_options: Any,
 ) -> LoggerProvider:
     """Build the resource, exporter, processor and provider; configure ``cloudwatch_log``; return the provider.
@@ -39,7 +53,9 @@ def setup(
     ``exporter_options`` go to :class:`CloudWatchLogRecordExporter` (``log_group_name``, ``routes``,
     ``environments``, ``client``...). ``bridge_stdlib`` puts an :class:`OTelHandler` on the root logger
     (``True`` for INFO, or a level). Calling it again returns the same provider: a second pipeline
-    would send every record twice. The provider shuts down (and so flushes) at interpreter exit.
+    would send every record twice. The provider shuts down (and so flushes) at interpreter exit, on
+    SIGTERM (``handle_sigterm``; see :mod:`otel_cw_exporter.app.sigterm`) and at the end of a
+    ``multiprocessing`` child.
     """
     arguments = {
         "service_name": service_name,
@@ -50,12 +66,13 @@ def setup(
         "transactional_logger": transactional_logger,
         "processor_options": dict(processor_options or {}),
         "set_global": set_global,
+        "handle_sigterm": handle_sigterm,
         **exporter_options,
     }
     with _lock:
         if "provider" in _state:
             if _state["arguments"] != arguments:
-                _logger.warning("otel_cw_exporter.setup() called again with other arguments: keeping the first setup")
+                alerts.warn("otel_cw_exporter.setup() called again with other arguments: keeping the first setup")
             provider: LoggerProvider = _state["provider"]
             return provider
         attributes: dict[str, Any] = dict(resource_attributes or {})
@@ -64,7 +81,7 @@ def setup(
         if environment:
             attributes["deployment.environment.name"] = environment
         exporter = CloudWatchLogRecordExporter(**exporter_options)
-        provider = LoggerProvider(resource=Resource.create(attributes))
+        provider = SafeLoggerProvider(resource=Resource.create(attributes))
         provider.add_log_record_processor(BatchLogRecordProcessor(exporter, **dict(processor_options or {})))
         if set_global:
             set_logger_provider(provider)
@@ -82,8 +99,24 @@ def setup(
             root.addHandler(handler)
             if root.level > handler.level or root.level == logging.NOTSET:
                 root.setLevel(handler.level)
-        _state.update(provider=provider, exporter=exporter, handler=handler, arguments=arguments)
+        within = exporter.config.timeout + GRACE + 1.0
+        on_sigterm = sigterm.install(_shut_down, within) if handle_sigterm else None
+        if multiprocessing.parent_process() is not None:
+            # A multiprocessing child leaves through os._exit, skipping atexit; its finalizers do run.
+            from multiprocessing.util import Finalize
+
+            Finalize(provider, _shut_down, exitpriority=100)
+        _state.update(provider=provider, exporter=exporter, handler=handler, arguments=arguments, sigterm=on_sigterm)
         return provider
+
+
+def _shut_down() -> None:
+    """Deliver what was logged and shut the pipeline down (SIGTERM, a multiprocessing child's end)."""
+    found = _state.get("provider")
+    if found is None:
+        return
+    audit.drain()
+    found.shutdown()
 
 
 def provider() -> LoggerProvider | None:
@@ -99,10 +132,15 @@ def exporter() -> CloudWatchLogRecordExporter | None:
 
 
 def teardown() -> None:
-    """Flush and shut down what ``setup`` built and forget it, so ``setup`` may run again (tests)."""
+    """Deliver what is queued, shut down what ``setup`` built, and forget it, so ``setup`` may run again.
+
+    Not needed at exit: interpreter exit, SIGTERM and a ``multiprocessing`` child's end already deliver.
+    It is for tests, and for code that must reconfigure logging while it runs.
+    """
     with _lock:
         if not _state:
             return
+        sigterm.uninstall(_state.get("sigterm"))
         audit.drain()
         handler = _state.get("handler")
         if handler is not None:

@@ -9,11 +9,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
 from opentelemetry.sdk.resources import Resource
 
 from otel_cw_exporter.app import configure
+from otel_cw_exporter.app.intake import SafeLoggerProvider
 from otel_cw_exporter.app.stdlib import OTelHandler
 from otel_cw_exporter.exporter import CloudWatchLogRecordExporter
 
@@ -44,7 +44,7 @@ def cloudwatch_handler(
     )
     shared = configure.provider()
     resource = shared.resource if shared is not None else Resource.create({})
-    provider = LoggerProvider(resource=resource)
+    provider = SafeLoggerProvider(resource=resource)
     provider.add_log_record_processor(BatchLogRecordProcessor(exporter, **(processor_options or {})))
     handler = OTelHandler(level, logger_provider=provider, owns_provider=True)
     handler.exporter = exporter  # type: ignore[attr-defined]

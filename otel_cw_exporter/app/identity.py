@@ -35,6 +35,7 @@ __all__ = [
     "MAX_TOKEN_LENGTH",
     "UNAUTHENTICATED",
     "CacheInfo",
+    "CapturedTokens",
     "JWTIdentityResolver",
 ]
 
@@ -63,6 +64,12 @@ _PRIVATE_KEYS = (
 _PRIVATE_JWK_MEMBERS = ("d", "p", "q", "dp", "dq", "qi", "oth")
 _MAX_HEADER_ITEMS = 256  # a header mapping we scan by hand is never walked further than this
 _MAX_UNWRAP = 4  # context -> request -> ... hops followed to reach something with headers
+
+
+class CapturedTokens(tuple[str, ...]):
+    """The candidate tokens read from a request by :meth:`JWTIdentityResolver.capture`, in order."""
+
+    __slots__ = ()
 
 
 class CacheInfo(NamedTuple):
@@ -292,7 +299,7 @@ def _source(request: object) -> Any:
                 current = current["request"]
                 continue
             return current
-        if any(hasattr(current, name) for name in ("headers", "cookies", "scope")):
+        if any(hasattr(current, name) for name in ("headers", "cookies", "scope", "META")):
             return current
         inner = getattr(current, "request", None)
         if inner is None:
@@ -306,6 +313,19 @@ def _member(source: Any, name: str) -> Any:
     if isinstance(source, Mapping):
         return source.get(name)
     return getattr(source, name, None)
+
+
+def _meta_headers(meta: object) -> dict[str, str] | None:
+    """Headers from a WSGI environ or Django's ``request.META`` (``HTTP_AUTHORIZATION``, ``HTTP_COOKIE``...)."""
+    if not isinstance(meta, Mapping):
+        return None
+    headers: dict[str, str] = {}
+    for count, (key, value) in enumerate(meta.items()):
+        if count >= _MAX_HEADER_ITEMS * 4:
+            break
+        if isinstance(key, str) and key.startswith("HTTP_") and isinstance(value, str):
+            headers[key[5:].replace("_", "-").lower()] = value
+    return headers
 
 
 def _bearer(value: str) -> str | None:
@@ -448,8 +468,19 @@ class JWTIdentityResolver:
 
     # -- reading the token -------------------------------------------------------------------------
 
+    def capture(self, request: object) -> CapturedTokens:
+        """The candidate tokens of ``request``, read now (cheap; no signature is checked).
+
+        ``cloudwatch_log`` calls this on the caller's thread, where a request proxy (Flask's ``request``)
+        still works, and hands the result to :meth:`resolve` on its worker.
+        """
+        return CapturedTokens(self.tokens_from(request))
+
     def tokens_from(self, request: object) -> Iterator[str]:
         """Every candidate token of ``request``, cookies first, then the header; never raises."""
+        if isinstance(request, CapturedTokens):
+            yield from request
+            return
         seen: set[str] = set()
         try:
             source = _source(request)
@@ -463,9 +494,14 @@ class JWTIdentityResolver:
                 scope = getattr(source, "scope", None)
                 if isinstance(scope, Mapping):
                     headers = scope.get("headers")
+            if headers is None:
+                headers = _meta_headers(_member(source, "META"))
+            cookies = _member(source, "cookies")
+            if cookies is None:
+                cookies = _member(source, "COOKIES")  # Django
             candidates: list[str] = []
             if self._cookie_names:
-                candidates.extend(self._cookie_tokens(_member(source, "cookies"), headers))
+                candidates.extend(self._cookie_tokens(cookies, headers))
             if self._header is not None:
                 for value in _header_values(headers, self._header):
                     token = _bearer(value)

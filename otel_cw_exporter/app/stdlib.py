@@ -3,18 +3,25 @@
 The SDK's ``LoggingHandler`` is deprecated and ``opentelemetry-instrumentation-logging`` pins an API
 version that fights the SDK's; this one is small, keeps both record styles (``extra={"extra": {...}}``
 and ``extra={...}``) as attributes, and never feeds the exporter's own logging back into the pipeline.
+Values keep the event's rules (a datetime in ISO-8601, an Enum by value, a set as a list, a dataclass as
+an object; see :mod:`otel_cw_exporter.app.intake`), and ``log.info({"k": "v"})`` stores the mapping as
+JSON, not its repr. It never raises into the application: a record that cannot be taken is counted.
 """
 
 from __future__ import annotations
 
 import logging
 import traceback
+from collections.abc import Mapping
 from typing import Any
 
 from opentelemetry._logs import Logger, LoggerProvider, SeverityNumber, get_logger_provider
 from opentelemetry.context import get_current
 
 from otel_cw_exporter import feedback
+from otel_cw_exporter.app import intake
+from otel_cw_exporter.encode.jsonsafe import safe_str
+from otel_cw_exporter.telemetry import lost_before_export
 
 _RESERVED = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
     "message",
@@ -43,6 +50,9 @@ def severity_number(levelno: int) -> SeverityNumber:
 
 class OTelHandler(logging.Handler):
     """Send stdlib records to an OTel ``LoggerProvider`` (the global one by default)."""
+
+    #: It forwards records to OTel rather than showing them: the exporter's own warnings need another way.
+    forwards_to_otel = True
 
     def __init__(
         self,
@@ -74,25 +84,39 @@ class OTelHandler(logging.Handler):
         if record.exc_info and record.exc_info[0] is not None:
             kind, value, tb = record.exc_info
             attributes["exception.type"] = kind.__name__
-            attributes["exception.message"] = str(value)
-            attributes["exception.stacktrace"] = "".join(traceback.format_exception(kind, value, tb))
+            attributes["exception.message"] = safe_str(value)
+            try:
+                attributes["exception.stacktrace"] = "".join(traceback.format_exception(kind, value, tb))
+            except Exception:  # an exception whose own __str__ raises
+                attributes["exception.stacktrace"] = f"{kind.__name__}: {safe_str(value)}"
         return attributes
+
+    def body(self, record: logging.LogRecord) -> Any:
+        """The formatted text; a mapping or list logged as is (``log.info({"k": "v"})``) stays structured."""
+        if self.formatter is None and not record.args and isinstance(record.msg, (Mapping, list, tuple)):
+            return record.msg
+        try:
+            return self.format(record) if self.formatter else record.getMessage()
+        except Exception:  # a message whose __str__ raises, or arguments that do not fit the format
+            return f"{safe_str(record.msg)} {safe_str(record.args)}".strip() if record.args else safe_str(record.msg)
 
     def emit(self, record: logging.LogRecord) -> None:
         if feedback.exporting_now():
             return  # made by the exporter's own work: sending it would loop
         try:
-            body = self.format(record) if self.formatter else record.getMessage()
-            self._logger(record.name).emit(
-                timestamp=int(record.created * 1e9),
-                context=get_current(),
-                severity_number=severity_number(record.levelno),
-                severity_text=_TEXT.get(record.levelname, record.levelname),
-                body=body,
-                attributes=self.attributes(record),
-            )
-        except Exception:
-            self.handleError(record)
+            logger = self._logger(record.name)
+            fields = {
+                "timestamp": int(record.created * 1e9),
+                "context": get_current(),
+                "severity_number": severity_number(record.levelno),
+                "severity_text": _TEXT.get(record.levelname, record.levelname),
+                "body": self.body(record),
+                "attributes": self.attributes(record),
+            }
+        except Exception as error:  # never expected: our own reading of the record failed
+            lost_before_export("emit_error", 1, f" (OTelHandler could not read a record: {type(error).__name__})")
+            return
+        intake.emit(logger, **fields)
 
     def flush(self) -> None:
         """Nothing to do: the processor owns the queue (``LoggerProvider.force_flush`` flushes it)."""

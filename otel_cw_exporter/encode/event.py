@@ -14,13 +14,13 @@ from opentelemetry.sdk._logs import ReadableLogRecord
 from opentelemetry.sdk.resources import Resource
 
 from otel_cw_exporter.encode.jsonsafe import dumps_sized, sanitize, utf8_size
-from otel_cw_exporter.encode.redaction import Redactor, might_hold_token
+from otel_cw_exporter.encode.redaction import Redactor
 from otel_cw_exporter.encode.truncation import fit
 from otel_cw_exporter.limits import EVENT_OVERHEAD, MAX_EVENT_BYTES
 from otel_cw_exporter.records import ENVIRONMENT_RESOURCE_KEYS, NESTED_EXTRA_KEY, level_name, timestamp_ns
 
 # Where an attribute goes: ``extra``, ``exception``, ``code``, merged from the nested ``extra``, or masked.
-_EXTRA, _EXCEPTION, _CODE, _NESTED, _SECRET = range(5)
+_EXTRA, _EXCEPTION, _CODE, _NESTED, _SECRET, _CODE_SECRET = range(6)
 #: Value types the redactor has nothing to walk in (strings are checked for tokens on the JSON text).
 _PLAIN = frozenset({str, int, float, bool, type(None)})
 _MAX_KINDS = 4096
@@ -72,7 +72,7 @@ class EventEncoder:
     ) -> None:
         self._xray = xray_trace_id
         self._redactor = redactor if redactor is not None and redactor.active else None
-        self._scrub = self._redactor is not None and self._redactor.scrubs_tokens
+        self._scrub = self._redactor is not None
         self._limit = max_event_bytes - EVENT_OVERHEAD
         self._clock = _Clock()
         self._kinds: dict[str, int] = {}
@@ -88,6 +88,8 @@ class EventEncoder:
         if cached is not None and cached[0] is resource:
             return cached[1], cached[2]
         attributes = sanitize(dict(resource.attributes))
+        if self._redactor is not None:  # once per resource: a secret in a resource attribute never leaves
+            attributes = self._redactor.redact(attributes)
         environment = next(
             (attributes[key] for key in ENVIRONMENT_RESOURCE_KEYS if key in attributes),
             None,
@@ -104,7 +106,8 @@ class EventEncoder:
             if key.startswith("exception."):
                 kind = _EXCEPTION
             elif key.startswith("code."):
-                kind = _CODE
+                secret = self._redactor is not None and self._redactor.is_secret(key[5:])
+                kind = _CODE_SECRET if secret else _CODE
             elif key == NESTED_EXTRA_KEY:
                 kind = _NESTED
             elif self._redactor is not None and self._redactor.is_secret(key):
@@ -154,6 +157,10 @@ class EventEncoder:
                     deep = True
             elif kind == _CODE:
                 code[key[5:]] = value
+                if type(value) not in _PLAIN:
+                    deep = True
+            elif kind == _CODE_SECRET:
+                code[key[5:]] = redactor.mask if redactor is not None else value
             elif kind == _EXCEPTION:
                 exception[key[10:]] = value
                 if type(value) not in _PLAIN:
@@ -189,6 +196,8 @@ class EventEncoder:
             if deep or type(body) not in _PLAIN:
                 body = redactor.redact(body)
                 extra = redactor.redact(extra)
+                if code:
+                    code = redactor.redact(code)
             if exception:  # rare, so always walked: its keys are checked too
                 exception = redactor.redact(exception)
         scope = record.instrumentation_scope
@@ -224,14 +233,17 @@ class EventEncoder:
         ns = timestamp_ns(record)
         fields = self.fields(record, ns)
         text, size = dumps_sized(fields)
-        if self._scrub and might_hold_token(text):
-            # Some string may hold a JWT or a Bearer/Basic credential: the redactor's full walk finds it.
-            redactor: Any = self._redactor
-            fields["message"] = redactor.redact(fields["message"])
-            fields["extra"] = redactor.redact(fields["extra"])
-            if "exception" in fields:
-                fields["exception"] = redactor.redact(fields["exception"])
-            text, size = dumps_sized(fields)
+        redactor = self._redactor
+        if redactor is not None and redactor.might_need_scrubbing(text):
+            # Some string may hold a token or a secret ``name=value``: the redactor's full walk finds it.
+            changed = False
+            for name in ("message", "extra", "exception", "code"):
+                if name in fields:
+                    before = fields[name]
+                    fields[name] = redactor.redact(before)
+                    changed = changed or fields[name] is not before
+            if changed:
+                text, size = dumps_sized(fields)
         if size > self._limit:
             fields["resource"] = dict(fields["resource"])  # the cached dict must not be cut in place
             text = fit(fields, text, self._limit)

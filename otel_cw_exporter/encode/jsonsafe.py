@@ -161,6 +161,44 @@ def sanitize(value: Any, _depth: int = 0, _path: frozenset[int] = frozenset()) -
     return sanitize(converted, _depth + 1, _path | {ident})
 
 
+_JSON_SCALARS = (str, bool, type(None))
+
+
+def _is_clean(value: Any, depth: int) -> bool:
+    """Whether ``value`` is already made only of JSON types (and bytes) that :func:`sanitize` would keep."""
+    kind = type(value)
+    if kind in _JSON_SCALARS or kind is bytes:
+        return True
+    if kind is int:
+        return bool(value.bit_length() < _MAX_INT_BITS)
+    if kind is float:
+        return math.isfinite(value)
+    if depth >= MAX_DEPTH:
+        return False
+    if kind is dict:
+        return all(type(k) is str and _is_clean(v, depth + 1) for k, v in value.items())
+    if kind is list or kind is tuple:
+        return all(_is_clean(v, depth + 1) for v in value)
+    return False
+
+
+def clean(value: Any) -> Any:
+    """``value`` as the event would show it, made of types anyone can take: the very same object when it
+    already is (the common case, checked without copying), else :func:`sanitize`'s copy. Bytes stay bytes.
+
+    The SDK's own attribute cleaning turns a datetime, Enum, set or dataclass into its ``str()`` and
+    raises on cycles, deep nesting or a failing ``__str__``: values go through this before the SDK.
+    """
+    try:
+        if _is_clean(value, 0):
+            return value
+    except RecursionError:  # nesting beyond Python's limit inside a list of lists of...: sanitize cuts it
+        pass
+    if isinstance(value, (bytes, bytearray, memoryview)) and not isinstance(value, bytes):
+        return bytes(value)
+    return sanitize(value)
+
+
 def _clean_text(text: str) -> str:
     """Lone surrogates cannot be UTF-8 encoded: replace them rather than fail the request."""
     try:

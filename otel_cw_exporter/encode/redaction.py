@@ -1,12 +1,19 @@
-"""Mask secrets before a log record leaves the process: values under secret keys, and raw tokens anywhere.
+"""Mask secrets before a log record leaves the process: values under secret keys, and raw secrets anywhere.
 
-Two rules. (1) A mapping key is secret when its normalised form (lowercased; ``-``, ``.`` and spaces
-turned into ``_``) equals or *contains* a configured key normalised the same way, so ``password``
-also catches ``db_password`` and ``X-Api-Key``, and ``authorization`` catches
-``http.request.header.authorization``; the value under it becomes the mask, whatever its type. (2) Any
-string value anywhere, the body included, loses JWT-looking tokens (``eyJ…`` base64url segments)
-and the credentials of ``Bearer …``/``Basic …``, so a raw token never leaves even under an innocent
-key or inside a message. Keys themselves are never rewritten.
+One key rule, used for mapping keys, header pairs and ``name=value`` text alike: a name is secret when
+its normalised form (:func:`normalise_key`: lowercased, camelCase split, ``-``, ``.`` and spaces as
+``_``) *contains* a configured name normalised the same way, compared without the separators; so
+``password`` also catches ``db_password``, ``DB-Password`` and ``dbPassword``, ``private_key`` catches
+``privateKey`` and ``privatekey``, and ``authorization`` catches ``http.request.header.authorization``.
+Then:
+
+1. the value under a secret mapping key becomes the mask, whatever its type;
+2. in a two-item pair whose first item is a secret name (ASGI's ``scope["headers"]``, ``headers.items()``
+   as a list, bytes or text), the second item becomes the mask;
+3. every string anywhere, the message included, loses JWT-looking tokens (``eyJ…`` base64url
+   segments), the credentials of ``Bearer …``/``Basic …`` (any case), and the value of ``name=value``,
+   ``name: value`` and ``name:value`` where the name is secret (``password=hunter2`` becomes
+   ``password=[REDACTED]``). Keys themselves are never rewritten.
 
 This runs for every log record, so the common case costs little: nothing is copied unless something
 changes (the very same object comes back), and strings get a substring check before any regex.
@@ -22,7 +29,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-__all__ = ["DEFAULT_MASK", "DEFAULT_MAX_DEPTH", "DEFAULT_SECRET_KEYS", "Redactor", "might_hold_token", "normalise_key"]
+__all__ = ["DEFAULT_MASK", "DEFAULT_MAX_DEPTH", "DEFAULT_SECRET_KEYS", "Redactor", "normalise_key"]
 
 #: Matched by containment after normalisation (see :func:`normalise_key`): ``token`` covers
 #: ``access_token``, ``refresh_token``, ``x-amz-security-token``; ``secret`` covers ``client_secret``
@@ -50,6 +57,12 @@ DEFAULT_MASK = "[REDACTED]"
 DEFAULT_MAX_DEPTH = 32
 
 _NORMALISE = str.maketrans({"-": "_", ".": "_", " ": "_"})
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+#: ``name=value``, ``name: value``, ``name:value``: the name, the separator, an auth scheme (kept), the value
+#: (quoted, or up to a delimiter).
+_ASSIGNMENT = re.compile(
+    r"(?<![A-Za-z0-9_.\-])([A-Za-z0-9_.\-]{1,64})(\s*[=:]\s*)((?i:bearer|basic)\s+)?(\"[^\"]*\"|'[^']*'|[^\s\"'&,;]+)"
+)
 # A JWS (3 segments) or JWE (5) in compact form; the header is JSON, so its base64url starts "eyJ".
 _JWT = re.compile(r"eyJ[A-Za-z0-9_=-]*\.[A-Za-z0-9_=-]*\.[A-Za-z0-9_=-]*(?:\.[A-Za-z0-9_=-]*\.[A-Za-z0-9_=-]*)?")
 _BEARER = re.compile(r"\b(bearer\s+)([A-Za-z0-9\-._~+/]+=*)", re.IGNORECASE)
@@ -60,17 +73,14 @@ _MAX_KEY_CACHE = 4096
 
 
 def normalise_key(key: str) -> str:
-    """``"X-Api.Key"`` -> ``"x_api_key"``: how keys are compared, so spellings of one name match."""
-    return key.lower().translate(_NORMALISE)
+    """``"X-Api.Key Name"`` -> ``"x_api_key_name"``, ``"privateKey"`` -> ``"private_key"``: the one form
+    names are compared in (without the ``_`` separators), so spellings of one name match."""
+    return _CAMEL.sub("_", key).lower().translate(_NORMALISE)
 
 
-def _hinted(text: str) -> bool:
-    """The cheap test before any regex: could ``text`` hold a JWT or a Bearer/Basic credential?"""
-    return "eyJ" in text or "earer" in text or "EARER" in text or "asic" in text or "ASIC" in text
-
-
-#: The same test, public: run on an event's whole JSON text, it says whether any string in it needs scrubbing.
-might_hold_token = _hinted
+def _compact(name: str) -> str:
+    """``normalise_key`` without separators: ``privateKey``, ``private-key`` and ``privatekey`` are alike."""
+    return normalise_key(name).replace("_", "")
 
 
 def _whole(text: str, match: re.Match[str]) -> bool:
@@ -90,9 +100,9 @@ def _basic_credentials(encoded: str) -> bool:
 class Redactor:
     """Masks secrets in log values; see the module docstring for the rules.
 
-    ``keys`` are secret key names (``()`` masks no keys); ``mask`` replaces what is secret;
-    ``scrub_tokens`` turns the JWT/Bearer/Basic scrubbing of strings on (default) or off;
-    ``max_depth`` bounds the walk. Thread-safe: the only shared state is a cache of key decisions.
+    ``keys`` are secret key names (``()`` masks no keys, and no ``name=value`` text); ``mask`` replaces
+    what is secret; ``scrub_tokens`` turns the JWT/Bearer/Basic scrubbing of strings on (default) or
+    off; ``max_depth`` bounds the walk. Thread-safe: the only shared state is a cache of key decisions.
     """
 
     def __init__(
@@ -106,7 +116,7 @@ class Redactor:
         names = (keys,) if isinstance(keys, str) else tuple(keys)
         normalised: list[str] = []
         for name in names:
-            if not isinstance(name, str) or not normalise_key(name).strip("_"):
+            if not isinstance(name, str) or not _compact(name):
                 raise ValueError(f"redaction keys must be non-empty names such as 'password', got {name!r}")
             normalised.append(normalise_key(name))
         if not isinstance(mask, str):
@@ -114,6 +124,12 @@ class Redactor:
         if isinstance(max_depth, bool) or not isinstance(max_depth, int) or max_depth < 1:
             raise ValueError(f"max_depth must be an int >= 1, got {max_depth!r}")
         self._keys = tuple(dict.fromkeys(normalised))
+        self._compact_keys = tuple(dict.fromkeys(name.replace("_", "") for name in self._keys))
+        # Words any spelling of a secret name holds (``api_key`` -> api, key): the cheap test for
+        # ``name=value`` text looks for them in the lowercased text before any regex.
+        words = {word for name in self._keys for word in name.split("_") if len(word) >= 3}
+        words.update(name for name in self._compact_keys if len(name) < 3)
+        self._words = tuple(sorted(words))
         self._mask = mask
         self._scrub_tokens = bool(scrub_tokens)
         self._max_depth = max_depth
@@ -149,16 +165,28 @@ class Redactor:
         return f"Redactor(keys={list(self._keys)}, mask={self._mask!r}, scrub_tokens={self._scrub_tokens})"
 
     def is_secret(self, key: object) -> bool:
-        """Whether a mapping key names a secret; only ``str`` (and ``bytes``) keys can."""
+        """Whether a name (a mapping key, a header name) is secret; only ``str`` and ``bytes`` can be."""
         decision = self._decisions.get(key) if isinstance(key, (str, bytes)) else False
         if decision is None:
             text = key.decode("latin-1") if isinstance(key, bytes) else str(key)
-            normalised = normalise_key(text)
-            decision = any(name in normalised for name in self._keys)
+            compact = _compact(text)
+            decision = any(name in compact for name in self._compact_keys)
             if len(self._decisions) >= _MAX_KEY_CACHE:
                 self._decisions.clear()
             self._decisions[key] = decision
         return decision
+
+    def might_need_scrubbing(self, text: str) -> bool:
+        """The cheap test on any text (a string, or an event's whole JSON): could scrubbing change it?
+
+        False means no string inside it holds a token or a secret ``name=value``; True asks for the walk.
+        """
+        if self._scrub_tokens and "eyJ" in text:
+            return True
+        lowered = text.lower()
+        if self._scrub_tokens and ("bearer" in lowered or "basic" in lowered):
+            return True
+        return bool(self._keys) and ("=" in text or ":" in text) and any(word in lowered for word in self._words)
 
     def redact(self, value: Any) -> Any:
         """``value`` with secrets masked; the very same object when nothing needed masking. Never raises."""
@@ -167,7 +195,7 @@ class Redactor:
         try:
             kind = type(value)
             if kind is str:
-                return self._scrub(value) if self._scrub_tokens and _hinted(value) else value
+                return self._scrub(value) if self.might_need_scrubbing(value) else value
             if kind in _SCALARS:
                 return value
             return self._walk(value, 0, {})
@@ -177,7 +205,7 @@ class Redactor:
     __call__ = redact
 
     def scrub(self, text: str) -> str:
-        """``text`` with JWTs and Bearer/Basic credentials masked (the same object when there are none)."""
+        """``text`` with tokens and secret ``name=value`` values masked (the same object when there are none)."""
         try:
             return self._scrub(text)
         except Exception:
@@ -187,16 +215,26 @@ class Redactor:
 
     def _scrub(self, text: str) -> str:
         result = text
-        if "eyJ" in result:
-            result = _JWT.sub(self._replace, result)
-        if "earer" in result or "EARER" in result:
-            result = _BEARER.sub(self._bearer, result)
-        if "asic" in result or "ASIC" in result:
-            result = _BASIC.sub(self._basic, result)
+        if self._scrub_tokens:
+            if "eyJ" in result:
+                result = _JWT.sub(self._replace, result)
+            lowered = result.lower()
+            if "bearer" in lowered:
+                result = _BEARER.sub(self._bearer, result)
+            if "basic" in lowered:
+                result = _BASIC.sub(self._basic, result)
+        if self._keys and ("=" in result or ":" in result):
+            result = _ASSIGNMENT.sub(self._assignment, result)
         return text if result is text or result == text else result
 
     def _replace(self, match: re.Match[str]) -> str:
         return self._mask
+
+    def _assignment(self, match: re.Match[str]) -> str:
+        name, separator, scheme, value = match.groups()
+        if not self.is_secret(name) or value.strip("\"'") == self._mask:
+            return match.group(0)
+        return name + separator + (scheme or "") + self._mask
 
     def _bearer(self, match: re.Match[str]) -> str:
         credentials = match.group(2)
@@ -216,7 +254,7 @@ class Redactor:
     def _walk(self, value: Any, depth: int, memo: dict[int, Any]) -> Any:
         kind = type(value)
         if kind is str:
-            return self._scrub(value) if self._scrub_tokens and _hinted(value) else value
+            return self._scrub(value) if self.might_need_scrubbing(value) else value
         if kind in _SCALARS:
             return value
         if kind is dict:
@@ -224,12 +262,12 @@ class Redactor:
         elif kind is list or kind is tuple:
             walk = self._sequence
         elif isinstance(value, str):  # a str subclass: a plain str only when something changed
-            if not (self._scrub_tokens and _hinted(value)):
+            if not self.might_need_scrubbing(value):
                 return value
             scrubbed = self._scrub(str(value))
             return value if scrubbed == value else scrubbed
         elif isinstance(value, (bytes, bytearray)):
-            return self._scrub_bytes(value) if self._scrub_tokens else value
+            return self._scrub_bytes(value)
         elif isinstance(value, Mapping):
             walk = self._mapping
         elif isinstance(value, (list, tuple)):
@@ -254,9 +292,9 @@ class Redactor:
     def _mapping(self, value: Mapping[Any, Any], depth: int, memo: dict[int, Any]) -> Any:
         copy: dict[Any, Any] | None = None
         check_keys = bool(self._keys)
-        scrub = self._scrub_tokens
         decisions = self._decisions
         mask = self._mask
+        hinted = self.might_need_scrubbing
         for key, item in value.items():
             if check_keys:
                 secret = decisions.get(key) if type(key) is str else None
@@ -270,10 +308,8 @@ class Redactor:
                     copy[key] = mask
                     continue
             kind = type(item)
-            if kind is str:  # _hinted(), inlined: this is the hottest line
-                if not scrub or not (
-                    "eyJ" in item or "earer" in item or "EARER" in item or "asic" in item or "ASIC" in item
-                ):
+            if kind is str:
+                if not hinted(item):
                     continue
                 new = self._scrub(item)
             elif kind in _SCALARS:
@@ -288,10 +324,15 @@ class Redactor:
         return value if copy is None else copy
 
     def _sequence(self, value: list[Any] | tuple[Any, ...], depth: int, memo: dict[int, Any]) -> Any:
+        if len(value) == 2 and isinstance(value[0], (str, bytes)) and self._keys and self.is_secret(value[0]):
+            # A header pair (``(b"cookie", b"session=...")``, ``["Authorization", "Bearer ..."]``).
+            if value[1] == self._mask:
+                return value
+            return [value[0], self._mask] if isinstance(value, list) else (value[0], self._mask)
         copy: list[Any] | None = None
         for index, item in enumerate(value):
             kind = type(item)
-            if kind in _SCALARS or (kind is str and not (self._scrub_tokens and _hinted(item))):
+            if kind in _SCALARS or (kind is str and not self.might_need_scrubbing(item)):
                 continue
             new = self._walk(item, depth + 1, memo)
             if new is not item:
@@ -310,9 +351,9 @@ class Redactor:
         return frozenset(rebuilt) if isinstance(value, frozenset) else set(rebuilt)
 
     def _scrub_bytes(self, value: bytes | bytearray) -> Any:
-        if not any(hint in value for hint in (b"eyJ", b"earer", b"EARER", b"asic", b"ASIC")):
-            return value
         text = bytes(value).decode("latin-1")  # one char per byte, so the rest round-trips exactly
+        if not self.might_need_scrubbing(text):
+            return value
         scrubbed = self._scrub(text)
         if scrubbed is text or scrubbed == text:
             return value

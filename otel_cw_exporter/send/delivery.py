@@ -1,6 +1,11 @@
 """Send planned requests to CloudWatch Logs: retries under a deadline, streams and groups, concurrency.
 
-This is the only module that does network I/O or starts threads.
+This is the only module that does network I/O or starts threads. Each request of an export runs on a
+sender thread while the export waits, so an export returns at its deadline whatever the endpoint does:
+a request still waiting for an answer a moment later (``GRACE``) is abandoned, its events counted as
+not delivered (and counted as delivered after all if the answer comes later). Once an export has spent its timeout
+failing, later requests get one attempt each, and none while an earlier attempt has not come back:
+an endpoint that accepts connections and never answers costs one ``timeout``, not one per batch.
 """
 
 from __future__ import annotations
@@ -17,13 +22,16 @@ from typing import Any
 
 from otel_cw_exporter.encode.event import Event
 from otel_cw_exporter.feedback import exporting
-from otel_cw_exporter.send.client import register_body_hook, sending_body
+from otel_cw_exporter.send.client import INVALID_RESPONSE_KEY, register_hooks, sending_body
 from otel_cw_exporter.send.groups import GroupSettings
-from otel_cw_exporter.send.retry import HINTS, Backoff, Verdict, classify, error_code
+from otel_cw_exporter.send.retry import HINTS, Backoff, InvalidResponseError, Verdict, classify, error_code
 from otel_cw_exporter.send.wire import PLACEHOLDER_EVENTS, put_log_events_body
 from otel_cw_exporter.telemetry import Telemetry
 
 _logger = logging.getLogger("otel_cw_exporter")
+#: Seconds an export waits past its deadline for an answer already on its way, before abandoning it:
+#: so an export, a flush and an exit take at most ``timeout`` + GRACE, whatever the endpoint does.
+GRACE = 1.0
 
 
 def _create_verdict(error: BaseException) -> Verdict:
@@ -38,6 +46,62 @@ class Request:
     stream: str
     events: list[Event]
     entity: dict[str, Any] | None = None
+
+
+class _Job:
+    """One request of one export. Its events are counted exactly once: as sent, rejected or dropped by
+    its sender thread, or, when the export's time is up first, as dropped by the export itself."""
+
+    __slots__ = ("abandoned", "done", "lock", "ok", "request", "unsettled")
+
+    def __init__(self, request: Request) -> None:
+        self.request = request
+        self.lock = threading.Lock()
+        self.unsettled = len(request.events)
+        self.abandoned: str | None = None  # the reason its events were counted under, once abandoned
+        self.done = False
+        self.ok = True
+
+    def settle(self, count: int) -> bool:
+        """Claim ``count`` events for the sender to count; False when the export already counted them."""
+        with self.lock:
+            if self.abandoned is not None:
+                return False
+            self.unsettled -= count
+            return True
+
+    def abandon(self, reason: str) -> int:
+        """The events still unsettled, now the export's to count (0 when the job finished first)."""
+        with self.lock:
+            if self.done or self.abandoned is not None:
+                return 0
+            self.abandoned = reason
+            count, self.unsettled = self.unsettled, 0
+            return count
+
+
+class _Batch:
+    """The jobs of one export, taken by its sender threads; closed when the export returns."""
+
+    def __init__(self, jobs: list[_Job], changed: threading.Condition) -> None:
+        self.jobs = jobs
+        self._pending = list(reversed(jobs))
+        self._changed = changed
+        self.finished = 0
+        self.closed = False
+
+    def take(self) -> _Job | None:
+        with self._changed:
+            if self.closed or not self._pending:
+                return None
+            return self._pending.pop()
+
+    def finish(self, job: _Job) -> None:
+        with job.lock:
+            job.done = True
+        with self._changed:
+            self.finished += 1
+            self._changed.notify_all()
 
 
 class Delivery:
@@ -63,12 +127,17 @@ class Delivery:
         self._backoff = backoff or Backoff()
         self._client: Any = None
         self._client_pid = 0
+        self._reset_state()
+
+    def _reset_state(self) -> None:
         self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+        self._changed = threading.Condition()
         self._stop = threading.Event()
         self._cutoff = math.inf
         self._struggling = False
-        self._in_flight = 0
-        self._idle = threading.Condition(self._lock)
+        self._in_flight = 0  # export calls in progress (what flush and shutdown wait for)
+        self._calls = 0  # AWS calls waiting for an answer, abandoned ones included
 
     # -- lifecycle ----------------------------------------------------------------------------------
 
@@ -81,28 +150,25 @@ class Delivery:
         with self._lock:
             if self._client is None or self._client_pid != pid:
                 client = self._client_factory()
-                register_body_hook(client)
+                register_hooks(client)
                 self._client = client
                 self._client_pid = pid
             return self._client
 
     def after_fork(self) -> None:
         """In a forked child: new locks, no in-flight work, and a new client on first use."""
-        self._lock = threading.Lock()
-        self._idle = threading.Condition(self._lock)
-        self._in_flight = 0
         self._client = None
-        self._stop = threading.Event()
-        self._cutoff = math.inf
-        self._struggling = False
+        self._reset_state()
 
     def stop(self, within: float = 0.0) -> None:
-        """End every backoff sleep now; no attempt starts after ``within`` seconds from now."""
+        """End every backoff sleep now; no attempt starts, and no export waits, after ``within`` seconds."""
         self._cutoff = time.monotonic() + max(0.0, within)
         self._stop.set()
+        with self._changed:
+            self._changed.notify_all()
 
     def wait_idle(self, timeout: float) -> bool:
-        """Wait until no request is in flight (True) or ``timeout`` seconds pass (False)."""
+        """Wait until no export is in progress (True) or ``timeout`` seconds pass (False)."""
         deadline = time.monotonic() + max(0.0, timeout)
         with self._idle:
             while self._in_flight:
@@ -115,23 +181,55 @@ class Delivery:
     # -- sending ------------------------------------------------------------------------------------
 
     def send_all(self, requests: Sequence[Request], deadline: float) -> bool:
-        """Send every request, concurrently up to the bound; True when none failed.
+        """Send every request, concurrently up to the bound; True when every event was settled.
 
-        No attempt starts after ``deadline``; one that started before it ends within the client's
-        connect and read timeouts (for the client we build: a quarter and a half of ``timeout``).
+        Returns by ``deadline`` + :data:`GRACE` (or by shutdown's cutoff, if sooner) whatever the
+        endpoint does: no attempt starts after the deadline, and requests still waiting for an answer
+        then are abandoned, their events counted as not delivered.
         """
         if not requests:
             return True
         with self._busy():
-            workers = min(len(requests), self._max_concurrency)
-            if workers == 1:
-                results = [self._deliver(request, deadline) for request in requests]  # every one, no short cut
-                return all(results)
-            return self._send_concurrently(requests, deadline, workers)
+            if time.monotonic() >= min(deadline, self._cutoff):
+                self._drop_all(requests, "retry_budget", " (no time left to send them)")
+                return False
+            if self._struggling and self._calls:
+                # The endpoint has not answered an earlier attempt yet: another would only wait too.
+                self._drop_all(
+                    requests, "retry_budget", " (not sent: the endpoint has not answered an earlier request)"
+                )
+                return False
+            jobs = [_Job(request) for request in requests]
+            batch = _Batch(jobs, self._changed)
+            self._start_senders(batch, deadline, min(len(jobs), self._max_concurrency))
+            with self._changed:
+                while batch.finished < len(jobs):
+                    # No attempt starts after the deadline; one already waiting for its answer gets a
+                    # little longer (GRACE), then is abandoned.
+                    remaining = min(deadline + GRACE, self._cutoff) - time.monotonic()
+                    if remaining <= 0:
+                        break
+                    self._changed.wait(remaining)
+                batch.closed = True
+            ok = True
+            reason = "retry_budget"  # retryable trouble (or none yet) until the time ran out
+            for job in jobs:
+                count = job.abandon(reason)
+                if count:
+                    request = job.request
+                    self._telemetry.drop(
+                        reason, count, f" in {request.group}/{request.stream} (no answer before the export's deadline)"
+                    )
+                ok = ok and job.ok and not count
+            return ok
+
+    def _drop_all(self, requests: Sequence[Request], reason: str, detail: str) -> None:
+        for request in requests:
+            self._telemetry.drop(reason, len(request.events), f" in {request.group}/{request.stream}{detail}")
 
     @contextmanager
     def _busy(self) -> Iterator[None]:
-        """Counts as in flight for :meth:`wait_idle` (shutdown and flush wait for it)."""
+        """Counts as in progress for :meth:`wait_idle` (shutdown and flush wait for it)."""
         with self._lock:
             self._in_flight += 1
         try:
@@ -141,68 +239,83 @@ class Delivery:
                 self._in_flight -= 1
                 self._idle.notify_all()
 
-    def _send_concurrently(self, requests: Sequence[Request], deadline: float, workers: int) -> bool:
-        pending = list(reversed(requests))
-        results: list[bool] = []
-        take = threading.Lock()
+    @contextmanager
+    def _calling(self) -> Iterator[None]:
+        """Counts an AWS call waiting for its answer (an abandoned one too, until it comes back)."""
+        with self._lock:
+            self._calls += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._calls -= 1
 
-        def work() -> None:
+    def _start_senders(self, batch: _Batch, deadline: float, count: int) -> None:
+        for _ in range(count):
+            thread = threading.Thread(target=self._send, args=(batch, deadline), name="otel-cw-sender", daemon=True)
+            try:
+                thread.start()
+            except RuntimeError:  # no thread to be had (interpreter exit, a thread limit): send from here
+                self._send(batch, deadline)
+                return
+
+    def _send(self, batch: _Batch, deadline: float) -> None:
+        with exporting():
             while True:
-                with take:
-                    if not pending:
-                        return
-                    request = pending.pop()
-                ok = self._deliver(request, deadline)
-                with take:
-                    results.append(ok)
+                job = batch.take()
+                if job is None:
+                    return
+                try:
+                    job.ok = self._deliver(job, deadline)
+                except BaseException:  # never expected; the job's events must still be counted
+                    job.ok = False
+                    count = job.abandon("non_retryable")
+                    self._telemetry.drop("non_retryable", count, " (unexpected error while sending)")
+                    _logger.debug("otel-cw-exporter: unexpected error while sending", exc_info=True)
+                finally:
+                    batch.finish(job)
 
-        def helper() -> None:
-            with exporting(), self._busy():
-                work()
-
-        threads = [threading.Thread(target=helper, name="otel-cw-sender", daemon=True) for _ in range(workers - 1)]
-        for thread in threads:
-            thread.start()
-        work()
-        for thread in threads:  # each ends within one attempt after the deadline; shutdown waits for it
-            thread.join(max(0.0, deadline - time.monotonic()) + 1.0)
-        return len(results) == len(requests) and all(results)
-
-    def _deliver(self, request: Request, deadline: float) -> bool:
+    def _deliver(self, job: _Job, deadline: float) -> bool:
         """One request, split when CloudWatch says some events are invalid; True when all settled.
 
         Halving isolates each bad event in at most 2n - 1 calls; the deadline bounds it in time, and
         what it leaves unsent then is counted as ``retry_budget``, not as rejected.
         """
+        request = job.request
         parts = [request.events]
         ok = True
         where = f" in {request.group}/{request.stream}"
         while parts:
             events = parts.pop()
-            verdict = self._put_with_retries(request, events, deadline)
+            verdict, response = self._put_with_retries(request, events, deadline)
             if verdict is None:
+                if not job.settle(len(events)) and job.abandoned is not None:
+                    self._telemetry.undrop(job.abandoned, len(events))  # the answer came after all
+                self._count_response(response, len(events))
                 continue
             if verdict is Verdict.INVALID:
                 if len(events) > 1:
                     half = len(events) // 2
                     parts.extend((events[half:], events[:half]))
-                else:
+                elif job.settle(1):
                     self._telemetry.drop("rejected", 1, where)
                 continue
             ok = False
             reason = "non_retryable" if verdict is Verdict.FATAL else "retry_budget"
-            self._telemetry.drop(reason, len(events) + sum(map(len, parts)), where)
+            count = len(events) + sum(map(len, parts))
+            if job.settle(count):
+                self._telemetry.drop(reason, count, where)
             parts.clear()
         return ok
 
-    def _put_with_retries(self, request: Request, events: list[Event], deadline: float) -> Verdict | None:
-        """Put ``events`` (all or part of ``request``) until stored (None) or a verdict says stop."""
+    def _put_with_retries(self, request: Request, events: list[Event], deadline: float) -> tuple[Verdict | None, Any]:
+        """Put ``events`` (all or part of ``request``) until stored (None and the answer) or a verdict says stop."""
         group, stream = request.group, request.stream
         attempt = 0
         created = False
         while True:
             if time.monotonic() >= min(deadline, self._cutoff):
-                return Verdict.RETRY  # no attempt starts after the export's deadline, or shutdown's
+                return Verdict.RETRY, None  # no attempt starts after the export's deadline, or shutdown's
             try:
                 response = self._put(request, events)
             except Exception as raised:
@@ -219,16 +332,18 @@ class Delivery:
                         verdict = outcome
                 if verdict is Verdict.FATAL:
                     self._explain(group, stream, error)
-                    return Verdict.FATAL
+                    return Verdict.FATAL, None
                 if verdict is Verdict.INVALID:
-                    return verdict
+                    return verdict, None
                 if verdict is Verdict.THROTTLED:
                     self._telemetry.add("throttles")
+                if isinstance(error, InvalidResponseError):
+                    self._telemetry.warn(f"invalid-response:{group}", "%s; check endpoint_url and any proxy", error)
                 if self._struggling:
-                    return verdict  # an earlier export spent its timeout failing: one attempt per request
+                    return verdict, None  # an earlier export spent its timeout failing: one attempt per request
                 delay = self._backoff.delay(attempt)
                 attempt += 1
-                if self._stop.is_set() or time.monotonic() + delay >= deadline:
+                if self._stop.is_set() or time.monotonic() + delay >= min(deadline, self._cutoff):
                     self._struggling = True
                     self._telemetry.warn(
                         f"giveup:{group}:{stream}",
@@ -238,13 +353,12 @@ class Delivery:
                         attempt,
                         error_code(error),
                     )
-                    return verdict
+                    return verdict, None
                 self._telemetry.add("retries")
                 self._stop.wait(delay)
                 continue
             self._struggling = False
-            self._count_response(response, len(events))
-            return None
+            return None, response
 
     def _put(self, request: Request, events: list[Event]) -> Any:
         """One PutLogEvents call whose body we wrote (see :mod:`wire`); botocore signs and sends it."""
@@ -257,8 +371,12 @@ class Delivery:
         if request.entity:
             kwargs["entity"] = request.entity
         self._telemetry.add("requests")
-        with sending_body(put_log_events_body(request.group, request.stream, events, request.entity)):
-            return client.put_log_events(**kwargs)
+        with sending_body(put_log_events_body(request.group, request.stream, events, request.entity)), self._calling():
+            response = client.put_log_events(**kwargs)
+        problem = response.get(INVALID_RESPONSE_KEY)
+        if problem:
+            raise InvalidResponseError(str(problem))
+        return response
 
     def _count_response(self, response: Any, count: int) -> None:
         rejected = response.get("rejectedLogEventsInfo") or {}
@@ -284,7 +402,8 @@ class Delivery:
             return Verdict.FATAL, error
         client = self.client()
         try:
-            client.create_log_stream(logGroupName=group, logStreamName=stream)
+            with self._calling():
+                client.create_log_stream(logGroupName=group, logStreamName=stream)
         except Exception as stream_error:
             code = error_code(stream_error)
             if code == "ResourceAlreadyExistsException":
@@ -297,7 +416,8 @@ class Delivery:
             if verdict is not None:
                 return verdict, group_error or stream_error
             try:
-                client.create_log_stream(logGroupName=group, logStreamName=stream)
+                with self._calling():
+                    client.create_log_stream(logGroupName=group, logStreamName=stream)
             except Exception as retry_error:
                 if error_code(retry_error) != "ResourceAlreadyExistsException":
                     return _create_verdict(retry_error), retry_error
@@ -308,7 +428,8 @@ class Delivery:
         client = self.client()
         settings = self._group_settings
         try:
-            client.create_log_group(**settings.create_log_group_kwargs(group))
+            with self._calling():
+                client.create_log_group(**settings.create_log_group_kwargs(group))
         except Exception as error:
             if error_code(error) == "ResourceAlreadyExistsException":
                 return None, None  # someone else made it first: theirs, so its settings are theirs too

@@ -18,6 +18,11 @@ from botocore.exceptions import (
 )
 
 
+class InvalidResponseError(Exception):
+    """An HTTP 200 whose body is not a PutLogEvents answer: a proxy's page, a captive portal, a wrong
+    ``endpoint_url``. Nothing says the events were stored, so they are not counted as sent."""
+
+
 class Verdict(enum.Enum):
     RETRY = "retry"  # try again after a backoff
     THROTTLED = "throttled"  # the same, counted as throttling
@@ -84,7 +89,7 @@ def classify(error: BaseException) -> Verdict:
         return Verdict.FATAL
     if isinstance(error, (NoCredentialsError, PartialCredentialsError, NoRegionError)):
         return Verdict.FATAL
-    if isinstance(error, ReadTimeoutError):
+    if isinstance(error, (ReadTimeoutError, InvalidResponseError)):
         return Verdict.RETRY
     if isinstance(error, (BotoConnectionError, HTTPClientError, ConnectionError, TimeoutError)):
         return Verdict.UNREACHABLE

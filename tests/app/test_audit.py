@@ -40,6 +40,7 @@ def test_with_user_email_emits_at_once_in_the_seed_shape(
     assert event["extra"] == {
         "environment": "production",
         "user_email": "admin@example.com",
+        "user_verified": False,  # given by the caller, not from a verified token
         "group_name": "unittesting",
         "resource_type": "GitRoot",
         "log_type": "Security",
@@ -63,6 +64,7 @@ def test_user_from_the_jwt_cookie_or_header_and_unauthenticated_otherwise(
     flush(configured)
     events = sorted(cloudwatch_logs.events(GROUP, "audit"), key=lambda e: e["extra"]["n"])
     assert [e["extra"]["user_email"] for e in events] == [expected for _, expected in calls]
+    assert [e["extra"]["user_verified"] for e in events] == [True, True, False, False, False, False]
 
 
 def test_a_thousand_concurrent_calls_in_an_event_loop(
