@@ -5,11 +5,14 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -267,3 +270,63 @@ def event(message: str, level: str = "INFO", trace_id: str = T1, **extra: Any) -
 def definitions(endpoint: LocalCloudWatchLogs) -> dict[str, dict[str, Any]]:
     """The endpoint's query definitions by id."""
     return {item["queryDefinitionId"]: item for item in endpoint.query_definitions.items()}
+
+
+# --------------------------------------------------------------------------- endpoints that misbehave
+
+
+@contextlib.contextmanager
+def answering_server(
+    status: int = 200, body: bytes = b"<html><body>Sign in to continue</body></html>", content_type: str = "text/html"
+) -> Iterator[str]:
+    """Something on 127.0.0.1 answering every request with the same page: a proxy, a captive portal."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@contextlib.contextmanager
+def silent_server() -> Iterator[str]:
+    """Something on 127.0.0.1 that accepts connections and never answers: a hung proxy, a black hole."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(256)
+    listener.settimeout(0.05)
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                continue
+            accepted.append(connection)
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join(1)
+        for connection in accepted:
+            connection.close()
+        listener.close()

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from otel_cw_exporter.testing import LocalCloudWatchLogs
+from tests.support import silent_server
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -28,7 +29,11 @@ from otel_cw_exporter import CloudWatchLogRecordExporter
 import boto3
 user_client = boto3.session.Session().client("logs") if os.environ.get("USER_CLIENT") else None
 exporter = CloudWatchLogRecordExporter(
-    log_group_name="life", log_stream_name=os.environ["STREAM"], create_log_group=True, timeout=2.0, client=user_client
+    log_group_name="life",
+    log_stream_name=os.environ["STREAM"],
+    create_log_group=True,
+    timeout=float(os.environ.get("TIMEOUT", "2")),
+    client=user_client,
 )
 provider = LoggerProvider(resource=Resource.create({"service.name": "life"}))
 provider.add_log_record_processor(
@@ -230,3 +235,113 @@ def test_debug_bridging_stays_bounded_when_the_endpoint_fails(cloudwatch_logs: L
     """
     code, _, stderr = run(script, cloudwatch_logs.environ, "failing", DELAY="100")
     assert code == 0, stderr
+
+
+@pytest.mark.parametrize("ending", ["pass", "provider.shutdown()"], ids=["interpreter-exit", "provider-shutdown"])
+def test_exit_is_bounded_when_the_endpoint_never_answers_and_every_event_is_counted(
+    cloudwatch_logs: LocalCloudWatchLogs, ending: str
+) -> None:
+    # Before: each of the ten queued batches got one attempt and waited a whole read timeout (9.1 s with
+    # timeout=2), and the one warning said "dropped 512" when 5,000 were lost.
+    code, baseline, stderr = run("emit(0, 'app')\n", cloudwatch_logs.environ, "baseline")
+    assert code == 0, stderr
+    with silent_server() as url:
+        env = {**cloudwatch_logs.environ, "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS": url}
+        code, elapsed, stderr = run(f"emit(5000, 'app')\n{ending}\n", env, "silent", TIMEOUT="2")
+    assert code == 0, stderr
+    assert elapsed - baseline < 2 + 1 + 1.5, (elapsed, baseline)  # timeout, GRACE, and slack for a busy machine
+    [final] = [line for line in stderr.splitlines() if "since start" in line]
+    assert final.endswith("5000 CloudWatch event(s) were not stored since start (5000 retry_budget)"), stderr
+    print(f"exit against an endpoint that never answers: {elapsed - baseline:.2f} s over a {baseline:.2f} s start")
+
+
+QUICKSTART = """
+import logging
+from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
+from opentelemetry.sdk.resources import Resource
+from otel_cw_exporter import CloudWatchLogRecordExporter, OTelHandler
+
+provider = LoggerProvider(resource=Resource.create({"service.name": "integrates"}))
+provider.add_log_record_processor(
+    BatchLogRecordProcessor(CloudWatchLogRecordExporter(log_group_name="missing", log_stream_name="transactional"))
+)
+logging.getLogger().addHandler(OTelHandler(logger_provider=provider))
+logging.getLogger().setLevel(logging.INFO)
+for n in range(100):
+    logging.getLogger("transactional").info("Added secret", extra={"extra": {"log_type": "Security", "n": n}})
+"""
+
+
+def test_the_quickstart_says_why_nothing_was_stored(cloudwatch_logs: LocalCloudWatchLogs, tmp_path: Path) -> None:
+    # Only an OTel bridge on the root logger: before, the exporter's warnings were dropped by it and
+    # Python's last-resort handler stayed silent. Exit 0, nothing stored, nothing said.
+    script = tmp_path / "quickstart.py"
+    script.write_text(QUICKSTART)
+    done = subprocess.run(
+        [sys.executable, str(script)],
+        env={**os.environ, **cloudwatch_logs.environ},
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+    )
+    assert done.returncode == 0 and done.stdout == ""
+    lines = done.stderr.splitlines()
+    assert any("ResourceNotFoundException" in line and "create the log group" in line for line in lines), lines
+    expected = "shutting down: 100 CloudWatch event(s) were not stored since start (100 non_retryable)"
+    assert lines[-1] == f"otel-cw-exporter: warning: {expected}"
+    assert all(line.startswith("otel-cw-exporter: warning: ") for line in lines) and len(lines) <= 4  # rate-limited
+
+
+def test_no_region_is_said_on_stderr(tmp_path: Path) -> None:
+    script = tmp_path / "noregion.py"
+    script.write_text(
+        "import otel_cw_exporter\n"
+        "otel_cw_exporter.setup(service_name='s', log_group_name='g', bridge_stdlib=True)\n"
+        "otel_cw_exporter.cloudwatch_log(None, 'event', {'log_type': 'Audit'}, user_email='a@b.c')\n"
+    )
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "OTEL_"))}
+    environ.update(AWS_CONFIG_FILE=str(tmp_path / "none"), AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"))
+    done = subprocess.run(
+        [sys.executable, str(script)], env=environ, capture_output=True, text=True, timeout=90, check=False
+    )
+    assert done.returncode == 0
+    assert "NoRegionError" in done.stderr and "AWS_DEFAULT_REGION" in done.stderr, done.stderr
+
+
+SPAWNED = """
+import multiprocessing, os, otel_cw_exporter
+
+def work(n):
+    otel_cw_exporter.cloudwatch_log(None, f"child {n}", {"log_type": "Audit", "n": n}, user_email="a@b.c")
+    return os.getpid()
+
+if __name__ == "__main__":
+    pool = multiprocessing.get_context("spawn").Pool(2, initializer=otel_cw_exporter.setup)
+    pids = set(pool.map(work, range(20)))
+    pool.close()
+    pool.join()
+    print(len(pids))
+"""
+
+
+def test_spawned_children_deliver_with_setup_as_their_initializer(
+    cloudwatch_logs: LocalCloudWatchLogs, tmp_path: Path
+) -> None:
+    script = tmp_path / "spawned.py"
+    script.write_text(SPAWNED)
+    environ = {
+        **os.environ,
+        **cloudwatch_logs.environ,
+        "OTEL_SERVICE_NAME": "spawned",
+        "OTEL_EXPORTER_CLOUDWATCH_LOGS_GROUP_NAME": "life",
+        "OTEL_EXPORTER_CLOUDWATCH_LOGS_STREAM_NAME": "spawned",
+        "OTEL_EXPORTER_CLOUDWATCH_LOGS_CREATE_GROUP": "true",
+    }
+    done = subprocess.run(
+        [sys.executable, str(script)], env=environ, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout) >= 1
+    assert sorted(e["extra"]["n"] for e in cloudwatch_logs.events("life", "spawned")) == list(range(20))

@@ -135,7 +135,7 @@ def _capture(request: Any) -> Any:
         return request
     try:
         return capture(request)
-    except Exception:
+    except Exception:  # an unreadable request: resolved as unauthenticated
         return None
 
 
@@ -146,7 +146,7 @@ def _identity_of(captured: Any) -> Identity:
     unauthenticated = getattr(resolver, "unauthenticated", UNAUTHENTICATED)
     try:
         email = resolver.resolve(captured) or unauthenticated
-    except Exception:
+    except BaseException:  # whatever a resolver raises, on the worker the event is still logged
         email = unauthenticated
     return Identity(email, email != unauthenticated)
 

@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 from opentelemetry.sdk._logs import ReadableLogRecord
 from opentelemetry.sdk.resources import Resource
 
-from otel_cw_exporter.encode.jsonsafe import dumps_sized, sanitize, utf8_size
+from otel_cw_exporter.encode.jsonsafe import clean, dumps_sized, sanitize, utf8_size
 from otel_cw_exporter.encode.redaction import Redactor
 from otel_cw_exporter.encode.truncation import fit
 from otel_cw_exporter.limits import EVENT_OVERHEAD, MAX_EVENT_BYTES
@@ -194,12 +194,13 @@ class EventEncoder:
         body = log_record.body
         if redactor is not None:
             if deep or type(body) not in _PLAIN:
-                body = redactor.redact(body)
-                extra = redactor.redact(extra)
+                # Made of JSON types first, so the walk sees inside objects (a dataclass's fields, say).
+                body = redactor.redact(clean(body))
+                extra = redactor.redact(clean(extra))
                 if code:
-                    code = redactor.redact(code)
+                    code = redactor.redact(clean(code))
             if exception:  # rare, so always walked: its keys are checked too
-                exception = redactor.redact(exception)
+                exception = redactor.redact(clean(exception))
         scope = record.instrumentation_scope
         fields: dict[str, Any] = {
             "timestamp": self._clock.iso(ns),

@@ -53,8 +53,9 @@ DEFAULT_SECRET_KEYS: tuple[str, ...] = (
     "credential",
 )
 DEFAULT_MASK = "[REDACTED]"
-#: Containers nested deeper than this are replaced by the mask rather than walked.
-DEFAULT_MAX_DEPTH = 32
+#: Containers nested deeper than this are replaced by the mask rather than walked. Deeper than the
+#: encoder's own cut (``jsonsafe.MAX_DEPTH``, 64 levels become ``"<max depth>"``), so that marker shows.
+DEFAULT_MAX_DEPTH = 72
 
 _NORMALISE = str.maketrans({"-": "_", ".": "_", " ": "_"})
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")

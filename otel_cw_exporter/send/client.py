@@ -8,9 +8,9 @@ botocore keeps everything that makes a call an AWS call (the credential chain, e
   endpoint, credentials and settings) with botocore's retries off and timeouts no longer than ours;
 - PutLogEvents carries the body :mod:`otel_cw_exporter.send.wire` wrote, swapped in by a ``before-call``
   hook on the thread that makes the call;
-- an HTTP 200 whose body is not a JSON object from a CloudWatch Logs endpoint (a proxy's HTML page, a
-  captive portal, a wrong ``endpoint_url``) is marked by a ``before-parse`` hook, so it is not counted
-  as stored.
+- an HTTP 200 that is not an AWS JSON answer (a JSON object, with an ``x-amzn-RequestId`` header or an
+  ``application/x-amz-json`` type: a proxy's HTML page, a captive portal, a wrong ``endpoint_url``) is
+  marked by a ``before-parse`` hook, so it is not counted as stored.
 """
 
 from __future__ import annotations
@@ -113,7 +113,7 @@ def _check_response(response_dict: dict[str, Any], customized_response_dict: dic
         parsed = json.loads(body or b"{}")
     except (ValueError, UnicodeDecodeError):
         parsed = None
-    from_aws = "json" in kind or "x-amzn-requestid" in headers
+    from_aws = "amz-json" in kind or "x-amzn-requestid" in headers  # what every AWS JSON API answer has
     if isinstance(parsed, dict) and from_aws:
         return
     start = body[:60].decode("utf-8", "replace") if isinstance(body, bytes) else str(body)[:60]

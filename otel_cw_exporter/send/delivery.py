@@ -4,8 +4,9 @@ This is the only module that does network I/O or starts threads. Each request of
 sender thread while the export waits, so an export returns at its deadline whatever the endpoint does:
 a request still waiting for an answer a moment later (``GRACE``) is abandoned, its events counted as
 not delivered (and counted as delivered after all if the answer comes later). Once an export has spent its timeout
-failing, later requests get one attempt each, and none while an earlier attempt has not come back:
-an endpoint that accepts connections and never answers costs one ``timeout``, not one per batch.
+failing, later requests get one attempt each, none while an earlier attempt has not come back, and,
+when attempts time out rather than fail, one per ``timeout``: an endpoint that accepts connections and
+never answers costs one ``timeout`` at exit, not one per batch.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ _logger = logging.getLogger("otel_cw_exporter")
 #: Seconds an export waits past its deadline for an answer already on its way, before abandoning it:
 #: so an export, a flush and an exit take at most ``timeout`` + GRACE, whatever the endpoint does.
 GRACE = 1.0
+#: A failed attempt that took this long waited for an answer that did not come (not a quick refusal).
+SLOW_FAILURE = 0.5
 
 
 def _create_verdict(error: BaseException) -> Verdict:
@@ -138,6 +141,8 @@ class Delivery:
         self._struggling = False
         self._in_flight = 0  # export calls in progress (what flush and shutdown wait for)
         self._calls = 0  # AWS calls waiting for an answer, abandoned ones included
+        self._last_call = -math.inf  # when the latest PutLogEvents started
+        self._slow_failure = False  # the latest failure took a long wait (no answer), not a quick refusal
 
     # -- lifecycle ----------------------------------------------------------------------------------
 
@@ -193,11 +198,12 @@ class Delivery:
             if time.monotonic() >= min(deadline, self._cutoff):
                 self._drop_all(requests, "retry_budget", " (no time left to send them)")
                 return False
-            if self._struggling and self._calls:
-                # The endpoint has not answered an earlier attempt yet: another would only wait too.
-                self._drop_all(
-                    requests, "retry_budget", " (not sent: the endpoint has not answered an earlier request)"
-                )
+            if self._struggling and (
+                self._calls or (self._slow_failure and time.monotonic() - self._last_call < deadline - time.monotonic())
+            ):
+                # The endpoint has not answered an earlier attempt, or its last ones timed out: another
+                # would only wait as long. One attempt per export's timeout probes it meanwhile.
+                self._drop_all(requests, "retry_budget", " (not sent: the endpoint is not answering)")
                 return False
             jobs = [_Job(request) for request in requests]
             batch = _Batch(jobs, self._changed)
@@ -316,11 +322,13 @@ class Delivery:
         while True:
             if time.monotonic() >= min(deadline, self._cutoff):
                 return Verdict.RETRY, None  # no attempt starts after the export's deadline, or shutdown's
+            started = time.monotonic()
             try:
                 response = self._put(request, events)
             except Exception as raised:
                 error: BaseException = raised
                 verdict = classify(error)
+                self._slow_failure = time.monotonic() - started >= SLOW_FAILURE
                 if verdict is Verdict.MISSING:
                     if created:  # made a moment ago and not visible yet: back off like any transient error
                         verdict = Verdict.RETRY
@@ -371,6 +379,7 @@ class Delivery:
         if request.entity:
             kwargs["entity"] = request.entity
         self._telemetry.add("requests")
+        self._last_call = time.monotonic()
         with sending_body(put_log_events_body(request.group, request.stream, events, request.entity)), self._calling():
             response = client.put_log_events(**kwargs)
         problem = response.get(INVALID_RESPONSE_KEY)

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import jwt
@@ -185,3 +189,157 @@ def test_worker_thread_calls_from_many_threads_are_all_kept(
         thread.join()
     flush(configured)
     assert sorted(e["extra"]["n"] for e in cloudwatch_logs.events(GROUP, "audit")) == list(range(500))
+
+
+class SlowResolver:
+    """A resolver slow enough for a caller to give up waiting (a real one may hit a JWKS cache miss)."""
+
+    def resolve(self, request: Any) -> str:
+        time.sleep(0.05)
+        return "slow@example.com"
+
+
+def test_a_cancelled_async_call_still_logs_and_the_worker_survives(
+    cloudwatch_logs: LocalCloudWatchLogs, configured: LoggerProvider
+) -> None:
+    # Before: the worker called set_result on the cancelled future, died, and every later call was lost.
+    audit.configure(identity=SlowResolver())
+
+    async def scenario() -> int:
+        cancelled = 0
+        for n in range(3):  # asyncio.wait_for timeouts, as a request with a deadline would do
+            try:
+                await asyncio.wait_for(
+                    otel_cw_exporter.cloudwatch_log_async(
+                        FakeRequest(), f"timed out {n}", {"log_type": "Audit", "n": n}
+                    ),
+                    timeout=0.001,
+                )
+            except asyncio.TimeoutError:
+                cancelled += 1
+        task = asyncio.ensure_future(  # a client that disconnects: its handler task is cancelled
+            otel_cw_exporter.cloudwatch_log_async(FakeRequest(), "gone", {"log_type": "Audit", "n": 3})
+        )
+        await asyncio.sleep(0)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        for n in range(4, 10):
+            await otel_cw_exporter.cloudwatch_log_async(FakeRequest(), f"later {n}", {"log_type": "Audit", "n": n})
+        return cancelled + task.cancelled()
+
+    assert asyncio.run(scenario()) == 4
+    for n in range(10, 16):  # the thread-side form goes through the same worker
+        otel_cw_exporter.cloudwatch_log(FakeRequest(), f"after {n}", {"log_type": "Audit", "n": n})
+    assert audit.drain(10.0)
+    flush(configured)
+    events = cloudwatch_logs.events(GROUP, "audit")
+    assert sorted(e["extra"]["n"] for e in events) == list(range(16))  # every call, the cancelled ones too
+    assert {e["extra"]["user_email"] for e in events} == {"slow@example.com"}
+
+
+def test_a_resolver_that_raises_anything_does_not_stop_the_worker(
+    cloudwatch_logs: LocalCloudWatchLogs, configured: LoggerProvider
+) -> None:
+    class Hostile:
+        def resolve(self, request: Any) -> str:
+            if request.kind == "exit":
+                raise SystemExit(3)
+            if request.kind == "interrupt":
+                raise KeyboardInterrupt
+            raise RecursionError
+
+    class Request:
+        def __init__(self, kind: str) -> None:
+            self.kind = kind
+
+    audit.configure(identity=Hostile())
+    for n, kind in enumerate(["exit", "interrupt", "recursion", "exit"]):
+        otel_cw_exporter.cloudwatch_log(Request(kind), f"call {n}", {"log_type": "Audit", "n": n})
+    assert audit.drain(10.0)
+    flush(configured)
+    events = cloudwatch_logs.events(GROUP, "audit")
+    assert sorted(e["extra"]["n"] for e in events) == [0, 1, 2, 3]
+    assert {e["extra"]["user_email"] for e in events} == {"unauthenticated"}
+
+
+def test_the_caller_s_user_is_kept_and_the_verified_one_recorded_beside_it(
+    cloudwatch_logs: LocalCloudWatchLogs, configured: LoggerProvider
+) -> None:
+    jdoe = FakeRequest(cookie=token("jdoe@example.com"))
+    otel_cw_exporter.cloudwatch_log(
+        jdoe, "asserted", {"log_type": "Audit", "n": 0, "user_email": "mallory@example.com"}
+    )
+    otel_cw_exporter.cloudwatch_log(jdoe, "agrees", {"log_type": "Audit", "n": 1, "user_email": "jdoe@example.com"})
+    otel_cw_exporter.cloudwatch_log(FakeRequest(), "no token", {"log_type": "Audit", "n": 2, "user_email": "x@y.z"})
+    otel_cw_exporter.cloudwatch_log(jdoe, "from the token", {"log_type": "Audit", "n": 3})
+    flush(configured)
+    extras = [e["extra"] for e in sorted(cloudwatch_logs.events(GROUP, "audit"), key=lambda e: e["extra"]["n"])]
+    assert [(x["user_email"], x["user_verified"], x.get("verified_user_email")) for x in extras] == [
+        ("mallory@example.com", False, "jdoe@example.com"),  # an auditor sees who the token said it was
+        ("jdoe@example.com", True, None),
+        ("x@y.z", False, None),
+        ("jdoe@example.com", True, None),
+    ]
+
+
+def test_the_user_is_read_on_the_caller_s_thread_from_flask_starlette_django_and_asgi(
+    cloudwatch_logs: LocalCloudWatchLogs, configured: LoggerProvider
+) -> None:
+    import flask
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route as StarletteRoute
+    from starlette.testclient import TestClient
+
+    app = flask.Flask("audit")
+
+    @app.post("/mutation/<int:n>")
+    def mutation(n: int) -> str:  # the proxy: on the worker thread it resolves to nothing
+        otel_cw_exporter.cloudwatch_log(flask.request, "flask", {"log_type": "Audit", "n": n})
+        return "ok"
+
+    client = app.test_client()
+    for n in range(20):
+        client.set_cookie("session", token(f"flask{n}@example.com"))
+        assert client.post(f"/mutation/{n}").status_code == 200
+
+    async def endpoint(request: Request) -> PlainTextResponse:
+        otel_cw_exporter.cloudwatch_log(request, "starlette", {"log_type": "Audit", "n": 100})
+        return PlainTextResponse("ok")
+
+    with TestClient(Starlette(routes=[StarletteRoute("/m", endpoint, methods=["POST"])])) as starlette:
+        starlette.post("/m", headers={"Authorization": f"Bearer {token('starlette@example.com')}"})
+
+    class DjangoRequest:  # what Django's HttpRequest offers besides .headers
+        def __init__(self, meta: dict[str, str]) -> None:
+            self.META = meta
+
+    django = DjangoRequest({"HTTP_COOKIE": f"theme=dark; session={token('django@example.com')}", "REMOTE_ADDR": "1"})
+    otel_cw_exporter.cloudwatch_log(django, "django", {"log_type": "Audit", "n": 101})
+    scope = {"type": "http", "headers": [(b"authorization", f"Bearer {token('asgi@example.com')}".encode())]}
+    otel_cw_exporter.cloudwatch_log(scope, "asgi", {"log_type": "Audit", "n": 102})
+    flush(configured)
+    users = {e["extra"]["n"]: e["extra"]["user_email"] for e in cloudwatch_logs.events(GROUP, "audit")}
+    assert users == {
+        **{n: f"flask{n}@example.com" for n in range(20)},
+        100: "starlette@example.com",
+        101: "django@example.com",
+        102: "asgi@example.com",
+    }
+
+
+def test_cloudwatch_log_before_setup_is_counted_and_said(tmp_path: Path) -> None:
+    script = tmp_path / "early.py"
+    script.write_text(
+        "import logging, otel_cw_exporter\n"
+        "logging.getLogger().addHandler(otel_cw_exporter.OTelHandler())\n"  # only an OTel bridge: no console
+        "for n in range(3):\n"
+        "    otel_cw_exporter.cloudwatch_log(None, 'too early', {'log_type': 'Audit'}, user_email='a@b.c')\n"
+    )
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0
+    [line] = done.stderr.splitlines()  # once, rate-limited, however many calls
+    assert line.startswith("otel-cw-exporter: warning: 1 log record(s) not exported since start, reason no_pipeline")
+    assert "call setup() at start-up" in line

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -20,6 +17,7 @@ from tests.support import (
     SEED_ERRORS,
     SEED_SECURITY,
     T2,
+    answering_server,
     clean_environ,
     definitions,
     event,
@@ -168,25 +166,8 @@ def test_queries_list_shows_missing_ones_and_the_catalog_needs_no_aws(
 @pytest.fixture
 def html_endpoint() -> Iterator[str]:
     """Something on 127.0.0.1 that answers every request with an HTML error page, as a proxy might."""
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            body = b"<html><body><h1>404 Not Found</h1></body></html>"
-            self.send_response(404)
-            self.send_header("Content-Type", "text/html")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *_: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with answering_server(404, b"<html><body><h1>404 Not Found</h1></body></html>") as url:
+        yield url
 
 
 def test_queries_errors_are_one_line(tmp_path: Path, cloudwatch_logs: LocalCloudWatchLogs, html_endpoint: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import time
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
@@ -16,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from otel_cw_exporter.encode.redaction import DEFAULT_MASK, DEFAULT_SECRET_KEYS, Redactor, normalise_key
+from tests.support import make_record
 
 M = DEFAULT_MASK
 TOKEN = jwt.encode({"user_email": "jdoe@example.com", "exp": 4102444800}, "s" * 32, algorithm="HS256")
@@ -487,3 +489,82 @@ def test_the_encoders_fast_path_masks_exactly_what_the_full_walk_does(body: Any,
     assert event["message"] == json.loads(json.dumps(redactor.redact(plain["message"])))
     assert event["extra"] == json.loads(json.dumps(redactor.redact(plain["extra"])))
     assert TOKEN not in json.dumps(event) and "dXNlcjpwYXNz" not in json.dumps(event)
+
+
+# -- the key rule, one normalisation everywhere; what slipped through before ---------------------------------
+
+
+@pytest.mark.parametrize("key", ["privateKey", "accessKey", "privatekey", "PRIVATE-KEY", "dbPassword", "X_API_KEY"])
+def test_camel_case_and_run_together_spellings_are_secret(redactor: Redactor, key: str) -> None:
+    assert redactor.is_secret(key)
+
+
+@given(
+    name=st.sampled_from(DEFAULT_SECRET_KEYS),
+    prefix=st.sampled_from(["", "db", "x", "user", "http.request.header."]),
+    style=st.sampled_from(["snake", "kebab", "camel", "upper", "dotted", "joined"]),
+)
+def test_every_spelling_of_a_secret_name_is_secret(name: str, prefix: str, style: str) -> None:
+    words = [w for w in re.split(r"[-_.]", (prefix + "_" if prefix else "") + name) if w]
+    spelled = {
+        "snake": "_".join(words),
+        "kebab": "-".join(words),
+        "camel": words[0] + "".join(w.title() for w in words[1:]),
+        "upper": "_".join(words).upper(),
+        "dotted": ".".join(words),
+        "joined": "".join(words),
+    }[style]
+    assert Redactor().is_secret(spelled), spelled
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("BeArEr sk_live_0123456789abcdef", "BeArEr [REDACTED]"),
+        ("authorization: bAsIc dXNlcjpwYXNz", "authorization: bAsIc [REDACTED]"),
+        ("login failed password=hunter2 from 10.0.0.1", "login failed password=[REDACTED] from 10.0.0.1"),
+        ("db_password: 'x y', user=jdoe", "db_password: [REDACTED], user=jdoe"),
+        ("retry with api-key:abc123&page=2", "retry with api-key:[REDACTED]&page=2"),
+        ("Cookie: session=abc; theme=dark", "Cookie: [REDACTED]; theme=dark"),
+        ("took 12:30 and user: jdoe", "took 12:30 and user: jdoe"),
+    ],
+)
+def test_secrets_inside_text_in_any_case(redactor: Redactor, text: str, expected: str) -> None:
+    assert redactor.redact(text) == expected
+    assert redactor.redact({"message": text}) == {"message": expected}
+
+
+def test_header_pairs_are_masked_by_their_name(redactor: Redactor) -> None:
+    scope_headers = [(b"host", b"example.com"), (b"cookie", b"session=abc"), (b"x-api-key", b"k-123")]
+    assert redactor.redact({"headers": scope_headers}) == {
+        "headers": [(b"host", b"example.com"), (b"cookie", M), (b"x-api-key", M)]
+    }
+    as_lists = [["Authorization", "Bearer sk_live_0123456789abcdef"], ["Accept", "*/*"]]
+    assert redactor.redact(as_lists) == [["Authorization", M], ["Accept", "*/*"]]
+
+
+def test_code_attributes_resource_and_dataclasses_are_covered_by_the_encoder() -> None:
+    import dataclasses
+
+    from opentelemetry.sdk.resources import Resource
+
+    from otel_cw_exporter.encode.event import EventEncoder
+
+    @dataclasses.dataclass
+    class Login:
+        user: str
+        password: str
+
+    resource = Resource.create({"service.name": "s", "db.password": "res-secret", "token.url": f"u?t={TOKEN}"})
+    record = make_record(
+        Login("jdoe", "hunter2"),
+        {"code.secret_token": "abc", "code.function.name": f"f {TOKEN}", "plain": "BeArEr sk_live_0123456789abcdef"},
+        resource=resource,
+    )
+    event = EventEncoder(redactor=Redactor()).encode(record).message
+    for secret in ("res-secret", "hunter2", "abc", TOKEN, "sk_live_0123456789abcdef"):
+        assert secret not in event, secret
+    parsed = json.loads(event)
+    assert parsed["message"] == {"user": "jdoe", "password": M}
+    assert parsed["code"]["secret_token"] == M
+    assert parsed["resource"]["db.password"] == M

@@ -16,7 +16,7 @@ from otel_cw_exporter import CloudWatchLogRecordExporter
 from otel_cw_exporter.encode import jsonsafe
 from otel_cw_exporter.send.retry import Backoff
 from otel_cw_exporter.testing import Call, Fault, LocalCloudWatchLogs
-from tests.support import make_record
+from tests.support import answering_server, make_record
 
 GROUP = "delivery"
 
@@ -483,3 +483,65 @@ def test_a_long_outage_keeps_nothing_between_exports(monkeypatch: pytest.MonkeyP
     assert exporter.stats.dropped == {"retry_budget": 1000 * 19}
     assert late - early < 256 * 1024  # 15 more failed exports of 1,000 records: nothing kept
     assert peak - early < 16 * 1024 * 1024  # one export's events and request, under 1 MB here
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (b"<html><body>Sign in to the Wi-Fi</body></html>", "text/html"),  # a captive portal, a proxy
+        (b'{"ok": true}', "application/json"),  # some JSON API at a wrong endpoint_url
+        (b"", "text/plain"),
+    ],
+    ids=["html", "other-json", "empty"],
+)
+def test_a_200_that_is_not_a_put_log_events_answer_is_not_counted_as_sent(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, body: bytes, content_type: str
+) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with answering_server(200, body, content_type) as url:
+        exporter = CloudWatchLogRecordExporter(
+            log_group_name=GROUP,
+            log_stream_name="s",
+            endpoint_url=url,
+            region_name="us-east-1",
+            timeout=1.0,
+            environ={},
+        )
+        exporter._delivery._backoff = Backoff(base=0.01, cap=0.05)
+        assert exporter.export(records(300)) is LogRecordExportResult.FAILURE
+    stats = exporter.stats
+    assert stats.events_sent == 0 and stats.dropped == {"retry_budget": 300}  # before: events_sent=300
+    assert stats.requests >= 2  # retried, as any answer that may pass
+    assert any("not a CloudWatch Logs answer" in r.getMessage() for r in caplog.records)
+
+
+def test_a_given_client_keeps_our_retry_policy_counters_and_deadline(cloudwatch_logs: LocalCloudWatchLogs) -> None:
+    client = cloudwatch_logs.client()  # botocore's defaults: it would retry throttles itself, uncounted
+    client.create_log_group(logGroupName=GROUP)
+    client.create_log_stream(logGroupName=GROUP, logStreamName="s")
+    cloudwatch_logs.inject(puts_only(lambda call: Fault("ThrottlingException") if call.index < 5 else None))
+    exporter = CloudWatchLogRecordExporter(
+        log_group_name=GROUP, log_stream_name="s", client=client, create_log_group=True, timeout=10
+    )
+    exporter._delivery._backoff = Backoff(base=0.01, cap=0.05)
+    assert exporter.export(records(10)) is LogRecordExportResult.SUCCESS
+    stats = exporter.stats
+    assert (stats.throttles, stats.retries, stats.requests) == (5, 5, 6)  # before: 0, 0, 1 while 6 were sent
+    assert cloudwatch_logs.calls("PutLogEvents") == 6 and stored(cloudwatch_logs) == list(range(10))
+
+    cloudwatch_logs.clear_faults()
+    cloudwatch_logs.inject(puts_only(lambda call: Fault("ThrottlingException")))
+    short = CloudWatchLogRecordExporter(log_group_name=GROUP, log_stream_name="s", client=client, timeout=1.0)
+    started = time.monotonic()
+    assert short.export(records(10)) is LogRecordExportResult.FAILURE
+    assert time.monotonic() - started < 1.8  # before: 2.2 s, botocore's own retries ran past the deadline
+
+    # The application's client itself is untouched: its own calls still get botocore's retries.
+    before = cloudwatch_logs.calls("PutLogEvents")
+    cloudwatch_logs.clear_faults()
+    cloudwatch_logs.inject(puts_only(lambda call: Fault("ThrottlingException") if call.index < before + 2 else None))
+    now = int(time.time() * 1000)
+    client.put_log_events(logGroupName=GROUP, logStreamName="s", logEvents=[{"timestamp": now, "message": "mine"}])
+    assert cloudwatch_logs.calls("PutLogEvents") == before + 3
+    assert [e["message"] for e in cloudwatch_logs.raw_events(GROUP, "s")][-1] == "mine"
