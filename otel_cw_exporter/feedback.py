@@ -2,13 +2,24 @@
 
 When the root logger is bridged to OTel, every log line botocore writes while we send a request would
 become a record to send, whose sending writes more lines: a loop. While a thread is exporting we tag
-the records those libraries create; the exporter drops tagged records. The lines still reach the
-application's other handlers (a console, a file): only the loop is cut.
+the records those libraries create. The OTel bridge handlers on the root logger (ours,
+opentelemetry-instrumentation-logging's, the SDK's) get a filter that refuses tagged records, so they
+never enter the OTel pipeline, and the exporter drops any that another bridge forwarded. The lines
+still reach the application's other handlers (a console, a file): only the loop is cut.
+
+Refusing them at the handler also keeps the exit quiet: the last export runs after the SDK's processor
+has shut down, and a botocore line forwarded then made the SDK log "Shutdown called, ignoring Log.",
+which re-entered the bridge and made it warn about recursive logging.
+
+When the bridges are the only handlers a warning of the exporter would reach (as under
+``opentelemetry-instrument``, which adds one to the root logger and nothing else), the warning goes to
+stderr instead, as Python does for a record no handler takes: a missing log group must not be silent.
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -35,10 +46,66 @@ class _TagWhileExporting(logging.Filter):
 
 _FILTER = _TagWhileExporting()
 
+#: Modules whose handlers forward stdlib records into OTel (checked along a handler class's MRO): the
+#: OTel packages' ``LoggingHandler`` and our ``OTelHandler``.
+BRIDGE_MODULES = ("opentelemetry.", "otel_cw_exporter.app.stdlib")
+#: Set on a warning once it was written to stderr, so that two bridges do not print it twice.
+_SHOWN = "otel_cw_exporter.shown"
+
+
+def is_bridge(handler: logging.Handler) -> bool:
+    """True for a handler that sends records into an OTel pipeline (not a console, file or socket)."""
+    return any(cls.__module__.startswith(BRIDGE_MODULES) for cls in type(handler).__mro__)
+
+
+def is_tagged(record: logging.LogRecord) -> bool:
+    """True for a record made by the exporter's own work (tagged, or made on an exporting thread)."""
+    return getattr(record, MARKER, False) is True or exporting_now()
+
+
+def _reaches_an_output(record: logging.LogRecord) -> bool:
+    """Whether a handler other than a bridge takes ``record`` on its way up (``Logger.callHandlers``' walk)."""
+    logger: logging.Logger | None = logging.getLogger(record.name)
+    while logger is not None:
+        for handler in logger.handlers:
+            if record.levelno >= handler.level and not is_bridge(handler):
+                return True
+        logger = logger.parent if logger.propagate else None
+    return False
+
+
+class _RefuseTagged(logging.Filter):
+    """On a bridge handler: refuse the exporter's own records; show its warnings if nothing else would."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not is_tagged(record):
+            return True
+        if (
+            record.levelno >= logging.WARNING
+            and record.name.startswith("otel_cw_exporter")
+            and not getattr(record, _SHOWN, False)
+            and not _reaches_an_output(record)
+        ):
+            setattr(record, _SHOWN, True)
+            fallback = logging.lastResort or logging.StreamHandler(sys.stderr)
+            fallback.handle(record)
+        return False
+
+
+_REFUSE = _RefuseTagged()
+
+
+def guard_bridges() -> None:
+    """Put the refusing filter on the root logger's bridge handlers (a few handlers: cheap at each export)."""
+    for handler in logging.getLogger().handlers:
+        if _REFUSE not in handler.filters and is_bridge(handler):
+            handler.addFilter(_REFUSE)
+
 
 def install() -> None:
     """Put the tagging filter on every logger of :data:`PREFIXES` (cheap when nothing changed)."""
     global _seen_loggers  # noqa: PLW0603 - a process-wide cache of the logger count
+    guard_bridges()
     manager = logging.Logger.manager
     if len(manager.loggerDict) == _seen_loggers:
         return

@@ -267,3 +267,14 @@ def event(message: str, level: str = "INFO", trace_id: str = T1, **extra: Any) -
 def definitions(endpoint: LocalCloudWatchLogs) -> dict[str, dict[str, Any]]:
     """The endpoint's query definitions by id."""
     return {item["queryDefinitionId"]: item for item in endpoint.query_definitions.items()}
+
+
+# --------------------------------------------------------------------------- the documents
+
+
+def section_of(path: Path, title: str) -> str:
+    """The text of a Markdown file's ``## title`` section, up to the next ``## `` heading."""
+    text = path.read_text(encoding="utf-8")
+    start = text.index(f"\n## {title}\n")
+    end = text.find("\n## ", start + 1)
+    return text[start : end if end != -1 else len(text)]

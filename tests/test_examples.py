@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 from otel_cw_exporter.testing import LocalCloudWatchLogs
-from tests.support import ROOT, run_example
+from tests.support import ROOT, clean_environ, run_example, section_of
 
 
 def test_example_quickstart_is_the_readme_lines_and_delivers() -> None:
@@ -49,37 +50,94 @@ def test_example_plain_script() -> None:
     assert all(line.startswith("nightly-job/") for line in out)
 
 
-def test_zero_code_under_opentelemetry_instrument(cloudwatch_logs: LocalCloudWatchLogs) -> None:
-    script = "import logging; logging.getLogger('app').warning('zero code', extra={'log_type': 'Audit'})"
-    environ = {
-        **os.environ,
-        **cloudwatch_logs.environ,
-        "OTEL_LOGS_EXPORTER": "cloudwatch",
-        "OTEL_TRACES_EXPORTER": "none",
-        "OTEL_METRICS_EXPORTER": "none",
-        "OTEL_SERVICE_NAME": "zero",
-        "OTEL_EXPORTER_CLOUDWATCH_LOGS_GROUP_NAME": "zero-group",
-        "OTEL_EXPORTER_CLOUDWATCH_LOGS_STREAM_NAME": "{service.name}",
-        "OTEL_EXPORTER_CLOUDWATCH_LOGS_CREATE_GROUP": "true",
-        "OTEL_EXPORTER_CLOUDWATCH_LOGS_ROUTES": '[{"when": {"log_type": "Audit"}, "log_stream_name": "audit"}]',
-    }
-    instrument = str(Path(sys.executable).with_name("opentelemetry-instrument"))
-    done = subprocess.run(
-        [instrument, sys.executable, "-c", script], env=environ, capture_output=True, text=True, timeout=60, check=False
+#: The application the README's zero-code command runs: a Security event through stdlib logging, at INFO
+#: (so botocore's INFO lines at exit reach the bridge: the case that printed "Shutdown called").
+ZERO_CODE_APP = """\
+import logging
+logging.basicConfig(level=logging.INFO)
+logging.getLogger("transactional").info(
+    "Added secret", extra={"extra": {"user_email": "jdoe@example.com", "log_type": "Security"}}
+)
+"""
+
+
+def zero_code_command() -> str:
+    """The README's "## Zero-code" command block, without its ``pip install`` line (the test venv has the extra)."""
+    section = section_of(ROOT / "README.md", "Zero-code")
+    block = re.search(r"```sh\n(.+?)\n```", section, re.S)
+    assert block is not None, "no sh block in the README's Zero-code section"
+    lines = [line for line in block.group(1).splitlines() if not line.lstrip().startswith("pip install")]
+    command = "\n".join(lines)
+    assert "opentelemetry-instrument python app.py" in command
+    return command
+
+
+def run_zero_code(
+    tmp_path: Path, endpoint: LocalCloudWatchLogs, app: str = ZERO_CODE_APP, **extra: str
+) -> subprocess.CompletedProcess[str]:
+    """The command with a shell, exactly as written, in a folder holding app.py; the venv's tools first on PATH."""
+    (tmp_path / "app.py").write_text(app)
+    environ = clean_environ(tmp_path, **endpoint.environ, **extra)
+    environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), environ.get("PATH", "")])
+    return subprocess.run(
+        ["bash", "-c", zero_code_command()],
+        cwd=tmp_path,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
     )
+
+
+def assert_quiet(stderr: str) -> None:
+    """No traceback, no SDK complaint about records after shutdown, no recursion warning, no deprecation."""
+    for noise in ("Traceback", "Shutdown called", "recursive", "deprecated", "Requested component", "Failed to"):
+        assert noise not in stderr, stderr
+
+
+def test_zero_code_readme_command_delivers_and_exits_quietly(
+    cloudwatch_logs: LocalCloudWatchLogs, tmp_path: Path
+) -> None:
+    command = zero_code_command()
+    assert "OTEL_EXPORTER_CLOUDWATCH_LOGS_GROUP_NAME=integrates" in command
+    assert '"log_stream_name": "security"' in command
+    cloudwatch_logs.client().create_log_group(logGroupName="integrates")  # "The group must exist already"
+    done = run_zero_code(tmp_path, cloudwatch_logs)
     assert done.returncode == 0, done.stderr
-    [event] = cloudwatch_logs.events("zero-group", "audit")
-    assert event["message"] == "zero code" and event["resource"]["service.name"] == "zero"
+    assert_quiet(done.stderr)
+    [event] = cloudwatch_logs.events("integrates", "security")
+    assert event["message"] == "Added secret" and event["level"] == "INFO" and event["logger"] == "transactional"
+    assert event["extra"] == {"user_email": "jdoe@example.com", "log_type": "Security"}
+    assert event["resource"]["service.name"] == "integrates"
+    # The application's own console line and botocore's still reach its console handler.
+    assert "INFO:transactional:Added secret" in done.stderr
 
-    assert "deprecated" not in done.stderr.lower()  # the bridge is opentelemetry-instrumentation-logging's
 
-    # A bad value: the start-up says what to change, once; the application itself still runs (the
-    # instrumentation catches a failing configurator) and nothing is exported.
-    environ["OTEL_EXPORTER_CLOUDWATCH_LOGS_TIMEOUT"] = "soon"
-    cloudwatch_logs.reset()
-    bad = subprocess.run(
-        [instrument, sys.executable, "-c", script], env=environ, capture_output=True, text=True, timeout=60, check=False
-    )
-    assert bad.returncode == 0
-    assert "OTEL_EXPORTER_CLOUDWATCH_LOGS_TIMEOUT='soon': expected a number of seconds" in bad.stderr
+def test_zero_code_missing_group_is_said_on_stderr(cloudwatch_logs: LocalCloudWatchLogs, tmp_path: Path) -> None:
+    """No console handler: the only root handler is the OTel bridge, and the exporter's warning still shows."""
+    app = "import logging\nlogging.getLogger('transactional').warning('Added secret', extra={'log_type': 'Security'})\n"
+    done = run_zero_code(tmp_path, cloudwatch_logs, app)
+    assert done.returncode == 0, done.stderr
+    assert_quiet(done.stderr)
+    lines = done.stderr.splitlines()
+    assert len(lines) == 2, done.stderr  # each warning once, though the bridge refused it
+    assert lines[0].startswith("CloudWatch Logs refused events for log group 'integrates', stream 'security'")
+    assert "ResourceNotFoundException" in lines[0] and "create the log group" in lines[0]
+    assert lines[1] == "dropped 1 CloudWatch event(s), reason non_retryable in integrates/security"
+    assert cloudwatch_logs.calls("PutLogEvents") >= 1
+
+
+def test_zero_code_bad_variable_is_one_line(cloudwatch_logs: LocalCloudWatchLogs, tmp_path: Path) -> None:
+    done = run_zero_code(tmp_path, cloudwatch_logs, OTEL_EXPORTER_CLOUDWATCH_LOGS_TIMEOUT="soon")
+    assert done.returncode == 0, done.stderr  # the application itself still runs
+    assert_quiet(done.stderr)
+    ours = [line for line in done.stderr.splitlines() if "otel-cw-exporter" in line or "OTEL_" in line]
+    assert ours == [
+        "otel-cw-exporter: error: OTEL_EXPORTER_CLOUDWATCH_LOGS_TIMEOUT='soon': expected a number of seconds; "
+        "fix: set OTEL_EXPORTER_CLOUDWATCH_LOGS_TIMEOUT to a valid value or unset it "
+        "(no log is exported to CloudWatch until then)"
+    ], done.stderr
+    assert done.stderr.splitlines() == [ours[0], "INFO:transactional:Added secret"], done.stderr
+    assert ours[0] in (ROOT / "README.md").read_text()  # the README shows the line as it is
     assert cloudwatch_logs.calls("PutLogEvents") == 0
