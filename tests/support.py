@@ -131,17 +131,19 @@ def flush(provider: LoggerProvider) -> None:
     assert provider.force_flush()
 
 
-def run_example(name: str, environ: dict[str, str] | None = None) -> str:
+def run_example(name: str, environ: dict[str, str] | None = None, clean: dict[str, str] | None = None) -> str:
+    """An example's stdout; it must exit 0 and write nothing on stderr (no warning, no traceback)."""
     done = subprocess.run(
         [sys.executable, str(ROOT / "examples" / name)],
         cwd=ROOT,
-        env={**os.environ, **(environ or {})},
+        env={**(os.environ if clean is None else clean), **(environ or {})},
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
     )
     assert done.returncode == 0, done.stderr
+    assert done.stderr == "", done.stderr
     return done.stdout
 
 

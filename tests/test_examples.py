@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from otel_cw_exporter.testing import LocalCloudWatchLogs
 from tests.support import ROOT, clean_environ, run_example, section_of
@@ -26,28 +27,49 @@ def test_example_quickstart_is_the_readme_lines_and_delivers() -> None:
         assert line in readme and line in (ROOT / "examples" / "quickstart.py").read_text()
 
 
-def test_example_dictconfig_keeps_production_only(tmp_path: Path) -> None:
-    lines = [json.loads(line) for line in run_example("dictconfig_setup.py").splitlines()]
-    assert sorted(e["message"] for e in lines) == ["flat style", "kept"]
-    assert {e["extra"]["log_type"] for e in lines} == {"Security", "Audit"}
+def stream_and_event(line: str) -> tuple[str, dict[str, Any]]:
+    """An example's output line: the stream, a space, the event's JSON."""
+    stream, message = line.split(" ", 1)
+    return stream, json.loads(message)
+
+
+def test_example_dictconfig_keeps_production_only() -> None:
+    lines = [stream_and_event(line) for line in run_example("dictconfig_setup.py").splitlines()]
+    assert sorted(e["message"] for _, e in lines) == ["flat style", "kept"]  # "held back" is development
+    assert {stream for stream, _ in lines} == {"transactional"}
+    assert {e["extra"]["log_type"] for _, e in lines} == {"Security", "Audit"}
+    assert all(e["extra"]["environment"] == "production" for _, e in lines)
 
 
 def test_example_starlette_app_writes_security_and_audit_with_one_trace() -> None:
-    out = run_example("starlette_app.py").splitlines()
-    streams = [line.split(" ", 1)[0] for line in out]
-    events = [json.loads(line.split(" ", 1)[1]) for line in out]
-    assert streams == ["security", "audit"]
+    out = [stream_and_event(line) for line in run_example("starlette_app.py").splitlines()]
+    assert [stream for stream, _ in out] == ["security", "audit"]
+    events = [e for _, e in out]
     assert [e["message"] for e in events] == ["Added secret", "GraphQL mutation executed"]
+    assert [e["extra"]["log_type"] for e in events] == ["Security", "Audit"]
     assert all(e["extra"]["user_email"] == "jdoe@example.com" for e in events)
     assert events[0]["trace_id"] == events[1]["trace_id"] and len(events[0]["trace_id"]) == 32
 
 
 def test_example_plain_script() -> None:
-    out = run_example("plain_script.py").splitlines()
-    events = [json.loads(line.split(" ", 1)[1]) for line in out]
+    out = [stream_and_event(line) for line in run_example("plain_script.py").splitlines()]
+    assert all(re.fullmatch(r"nightly-job/\d{4}-\d{2}-\d{2}", stream) for stream, _ in out), out
+    events = [e for _, e in out]
     assert [e["message"] for e in events] == ["started", "processed", "failed"]
-    assert events[2]["exception"]["type"] == "ZeroDivisionError"
-    assert all(line.startswith("nightly-job/") for line in out)
+    assert events[0]["extra"]["user_email"] == "cron@example.com"  # the nested style
+    assert events[1]["extra"]["rows"] == 1200  # the flat style
+    assert events[2]["level"] == "ERROR" and events[2]["exception"]["type"] == "ZeroDivisionError"
+
+
+def test_example_lambda_handler_runs_bare_and_each_flush_delivers(tmp_path: Path) -> None:
+    """Run as a user would, with no AWS variables at all: it starts its own endpoint; twice, one event each."""
+    out = run_example("lambda_handler.py", clean=clean_environ(tmp_path)).splitlines()
+    assert out[0] == out[2] == 'returned {"ok": true}', out
+    first, second = [stream_and_event(line) for line in out[1:2]], [stream_and_event(line) for line in out[3:]]
+    assert [e["extra"]["user_email"] for _, e in first] == ["jdoe@example.com"]  # stored before the 2nd call
+    assert [e["extra"]["user_email"] for _, e in second] == ["jdoe@example.com", "mallory@example.com"]
+    assert all(re.fullmatch(r"audit-lambda/\d{4}/\d{2}/\d{2}", stream) for stream, _ in first + second)
+    assert all(e["extra"]["log_type"] == "Audit" and e["resource"]["service.name"] == "audit-lambda" for _, e in second)
 
 
 #: The application the README's zero-code command runs: a Security event through stdlib logging, at INFO
