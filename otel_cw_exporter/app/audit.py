@@ -1,4 +1,4 @@
-"""The seed's ``cloudwatch_log(request, msg, extra)``: a security or audit event with the caller's identity.
+"""``cloudwatch_log(request, msg, extra)``, as applications call it: a security or audit event with its user.
 
 With ``user_email`` the record is emitted at once. Without, the user comes from the request's JWT,
 resolved off the caller's path by one worker thread with a bounded queue, inside an event loop as
