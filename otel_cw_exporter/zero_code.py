@@ -9,8 +9,9 @@ variable is fixed; the application and the rest of OTel start as usual.
 
 from __future__ import annotations
 
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from opentelemetry.sdk._logs import ReadableLogRecord
@@ -32,21 +33,20 @@ def variable_of(message: str) -> str | None:
     return None
 
 
-def error_line(error: ConfigError) -> str:
+def error_line(error: ConfigError, environ: Mapping[str, str] | None = None) -> str:
     """One line, as the command line reports configuration errors: what is wrong, then ``fix:``."""
+    environ = os.environ if environ is None else environ
     message = str(error)
     variable = variable_of(message)
     if variable is None:
-        return (
-            f"otel-cw-exporter: error: {message}; fix: correct the {PREFIX}* variables "
-            "(no log is exported to CloudWatch until then)"
-        )
-    if variable not in message:
-        message = f"{variable}: {message}"
-    return (
-        f"otel-cw-exporter: error: {message}; fix: set {variable} to a valid value or unset it "
-        "(no log is exported to CloudWatch until then)"
-    )
+        fix = f"correct the {PREFIX}* variables"
+    else:
+        if variable not in message:
+            message = f"{variable}: {message}"
+        # Unsetting gives the default, except for the group name, which has none.
+        unset = environ.get(variable) and variable != env_name("log_group_name")
+        fix = f"set {variable} to a valid value" + (" or unset it" if unset else "")
+    return f"otel-cw-exporter: error: {message}; fix: {fix} (no log is exported to CloudWatch until then)"
 
 
 class ZeroCodeLogRecordExporter(LogRecordExporter):

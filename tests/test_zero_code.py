@@ -49,7 +49,7 @@ def test_no_group_names_the_variable(monkeypatch: pytest.MonkeyPatch, capsys: py
     ZeroCodeLogRecordExporter()
     [line] = capsys.readouterr().err.splitlines()
     assert line.startswith("otel-cw-exporter: error: log_group_name is required")
-    assert f"fix: set {P}GROUP_NAME to a valid value" in line
+    assert line.endswith(f"; fix: set {P}GROUP_NAME to a valid value (no log is exported to CloudWatch until then)")
 
 
 def test_good_variables_build_our_exporter(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
