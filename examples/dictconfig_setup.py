@@ -1,6 +1,13 @@
-"""The seed's logging config, with watchtower's handler swapped for ours (one handler per stream).
+"""A ``dictConfig`` like the watchtower setup it replaces: one handler per stream, a production-only filter.
 
-python examples/dictconfig_setup.py
+``get_cloudwatch_handler(stream_name=...)`` has the shape of the application's existing
+``get_watchtower_handler(stream_name=...)``, with our handler in place of ``watchtower.CloudWatchLogHandler``.
+
+``python examples/dictconfig_setup.py`` (needs the ``local`` extra; no AWS account) starts a local
+CloudWatch Logs endpoint, logs three records on the ``transactional`` logger ("kept" and "flat style" in
+production, "held back" in development, which the ``production_only`` filter stops), closes the handler,
+and prints the two events stored in the log group ``integrates``, one line each: the stream
+(``transactional``), then the event's JSON.
 """
 
 from __future__ import annotations
@@ -50,7 +57,7 @@ def main() -> None:
         log.info("flat style", extra={"environment": "production", "log_type": "Audit", "user_email": "b@x"})
         logging.shutdown()  # closes the handler, which delivers what its pipeline queued
         for event in cloudwatch.events("integrates"):
-            print(json.dumps({k: v for k, v in event.items() if not k.startswith("@")}))
+            print(event["@logStream"], json.dumps({k: v for k, v in event.items() if not k.startswith("@")}))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,12 @@
-"""A plain script: one setup call, stdlib logging in both of the seed's styles, an exception.
+"""A plain script (a nightly job): one ``setup`` call, stdlib logging in both styles, an exception.
 
-python examples/plain_script.py          # against the embedded local endpoint
+The two styles: a nested ``extra`` dict, as in ``logger.info(msg, extra={"extra": {...}})``, and flat
+keys, as in ``logger.info(msg, extra={...})``; both land under ``extra.*`` in the event.
+
+``python examples/plain_script.py`` (needs the ``local`` extra; no AWS account) starts a local CloudWatch
+Logs endpoint, logs "started" and "processed" (one record in each style) and "failed" with a
+ZeroDivisionError, and prints the three events stored in the log group ``jobs``, stream
+``nightly-job/<today, UTC>``, one line each: the stream, then the event's JSON.
 """
 
 from __future__ import annotations

@@ -1,6 +1,9 @@
-"""The README's quickstart, run against the embedded local endpoint (no AWS account needed).
+"""The README's Quickstart lines, run against a local CloudWatch Logs endpoint (no AWS account needed).
 
-python examples/quickstart.py
+``python examples/quickstart.py`` (needs the ``local`` extra) starts the local endpoint in this process
+and runs the Quickstart's lines, with ``client=`` for the endpoint and ``create_log_group=True`` added,
+inside one span (as a request would be). The one event stored, "Added secret" in the log group
+``integrates``, stream ``transactional``, is read back and printed as indented JSON.
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ def main() -> None:
             )
         # ----------------------------------------------------------------------------------------
         provider.shutdown()
-        for event in cloudwatch.events("integrates"):
+        for event in cloudwatch.events("integrates", "transactional"):
             print(json.dumps({k: v for k, v in event.items() if not k.startswith("@")}, indent=2))
 
 

@@ -13,13 +13,10 @@ import contextlib
 import logging
 import sys
 
+from otel_cw_exporter.feedback import is_bridge
+
 LOGGER_NAME = "otel_cw_exporter"
 _logger = logging.getLogger(LOGGER_NAME)
-
-
-def is_otel_bridge(handler: logging.Handler) -> bool:
-    """A handler that forwards records into OTel (ours, the SDK's, an instrumentation's): it does not show them."""
-    return bool(getattr(handler, "forwards_to_otel", False)) or type(handler).__module__.startswith("opentelemetry")
 
 
 def shown_by_logging(logger: logging.Logger, level: int = logging.WARNING) -> bool:
@@ -32,7 +29,7 @@ def shown_by_logging(logger: logging.Logger, level: int = logging.WARNING) -> bo
     while current is not None:
         for handler in current.handlers:
             found = True
-            if level >= handler.level and not is_otel_bridge(handler):
+            if level >= handler.level and not is_bridge(handler):
                 return True
         if not current.propagate:
             break

@@ -2,8 +2,15 @@
 
 When the root logger is bridged to OTel, every log line botocore writes while we send a request would
 become a record to send, whose sending writes more lines: a loop. While a thread is exporting we tag
-the records those libraries create; the exporter drops tagged records. The lines still reach the
-application's other handlers (a console, a file): only the loop is cut.
+the records those libraries create. The OTel bridge handlers on the root logger (ours,
+opentelemetry-instrumentation-logging's, the SDK's) get a filter that refuses tagged records, so they
+never enter the OTel pipeline, and the exporter drops any that another bridge forwarded. The lines
+still reach the application's other handlers (a console, a file): only the loop is cut.
+
+Refusing them at the handler also keeps the exit quiet: the last export runs after the SDK's processor
+has shut down, and a botocore line forwarded then made the SDK log "Shutdown called, ignoring Log.",
+which re-entered the bridge and made it warn about recursive logging. (When the bridges are the only
+handlers, the exporter's own warnings still reach a person: :mod:`otel_cw_exporter.alerts`.)
 """
 
 from __future__ import annotations
@@ -35,10 +42,46 @@ class _TagWhileExporting(logging.Filter):
 
 _FILTER = _TagWhileExporting()
 
+#: Modules whose handlers forward stdlib records into OTel (checked along a handler class's MRO): the
+#: OTel packages' ``LoggingHandler`` and our ``OTelHandler``.
+BRIDGE_MODULES = ("opentelemetry.", "otel_cw_exporter.app.stdlib")
+
+
+def is_bridge(handler: logging.Handler) -> bool:
+    """True for a handler that sends records into an OTel pipeline (not a console, file or socket)."""
+    return any(cls.__module__.startswith(BRIDGE_MODULES) for cls in type(handler).__mro__)
+
+
+def is_tagged(record: logging.LogRecord) -> bool:
+    """True for a record made by the exporter's own work (tagged, or made on an exporting thread).
+
+    It runs for every record a bridge handles: dict lookups, since ``getattr`` with a default raises
+    and catches an ``AttributeError`` for each missing name (about 1 us a record).
+    """
+    return record.__dict__.get(MARKER) is True or bool(_state.__dict__.get("exporting"))
+
+
+class _RefuseTagged(logging.Filter):
+    """On a bridge handler: refuse the exporter's own records (they still reach every other handler)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not is_tagged(record)
+
+
+_REFUSE = _RefuseTagged()
+
+
+def guard_bridges() -> None:
+    """Put the refusing filter on the root logger's bridge handlers (a few handlers: cheap at each export)."""
+    for handler in logging.getLogger().handlers:
+        if _REFUSE not in handler.filters and is_bridge(handler):
+            handler.addFilter(_REFUSE)
+
 
 def install() -> None:
     """Put the tagging filter on every logger of :data:`PREFIXES` (cheap when nothing changed)."""
     global _seen_loggers  # noqa: PLW0603 - a process-wide cache of the logger count
+    guard_bridges()
     manager = logging.Logger.manager
     if len(manager.loggerDict) == _seen_loggers:
         return
@@ -67,8 +110,8 @@ def exporting() -> Iterator[None]:
 
 
 def exporting_now() -> bool:
-    """True on a thread that is exporting right now."""
-    return bool(getattr(_state, "exporting", False))
+    """True on a thread that is exporting right now (a dict lookup: it runs for every bridged record)."""
+    return bool(_state.__dict__.get("exporting"))
 
 
 def is_feedback(attributes: Mapping[str, Any] | None) -> bool:

@@ -1,7 +1,8 @@
 """What the exporter did, as counters anyone can read, OTel metrics, and warnings that cannot flood.
 
 Every event not stored is counted under one reason, and said: at most one warning per reason per
-minute, each giving every event dropped since the one before, and one line at shutdown with the totals.
+minute, each giving every event dropped since the one before, and, when some were left unsaid by
+then, one line at shutdown with the totals.
 Records the application logged through our entry points that never reached an exporter (the SDK
 refused them, or ``cloudwatch_log`` ran before ``setup()``) are counted for the whole process and shown
 in every exporter's stats.
@@ -160,11 +161,12 @@ class Telemetry:
                 self._unreported[reason] = max(0, self._unreported[reason] - taken)
 
     def final_report(self) -> None:
-        """At shutdown: one line with every event not stored since start, by reason (the true totals)."""
+        """At shutdown, when some drops were not said yet (rate-limited): one line with the true totals."""
         with self._lock:
             dropped = {reason: n for reason, n in self._dropped.items() if n}
+            unsaid = any(self._unreported.values())
             self._unreported.clear()
-        if dropped:
+        if dropped and unsaid:
             total = sum(dropped.values())
             parts = ", ".join(f"{n} {reason}" for reason, n in sorted(dropped.items(), key=lambda item: -item[1]))
             alerts.warn("shutting down: %d CloudWatch event(s) were not stored since start (%s)", total, parts)

@@ -134,17 +134,19 @@ def flush(provider: LoggerProvider) -> None:
     assert provider.force_flush()
 
 
-def run_example(name: str, environ: dict[str, str] | None = None) -> str:
+def run_example(name: str, environ: dict[str, str] | None = None, clean: dict[str, str] | None = None) -> str:
+    """An example's stdout; it must exit 0 and write nothing on stderr (no warning, no traceback)."""
     done = subprocess.run(
         [sys.executable, str(ROOT / "examples" / name)],
         cwd=ROOT,
-        env={**os.environ, **(environ or {})},
+        env={**(os.environ if clean is None else clean), **(environ or {})},
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
     )
     assert done.returncode == 0, done.stderr
+    assert done.stderr == "", done.stderr
     return done.stdout
 
 
@@ -330,3 +332,14 @@ def silent_server() -> Iterator[str]:
         for connection in accepted:
             connection.close()
         listener.close()
+
+
+# --------------------------------------------------------------------------- the documents
+
+
+def section_of(path: Path, title: str) -> str:
+    """The text of a Markdown file's ``## title`` section, up to the next ``## `` heading."""
+    text = path.read_text(encoding="utf-8")
+    start = text.index(f"\n## {title}\n")
+    end = text.find("\n## ", start + 1)
+    return text[start : end if end != -1 else len(text)]

@@ -94,7 +94,9 @@ def test_dictconfig_paths_and_entry_points_resolve() -> None:
     assert resolve("otel_cw_exporter.EnvironmentFilter") is otel_cw_exporter.EnvironmentFilter
     points = importlib.metadata.entry_points()
     [exporter] = [p for p in points.select(group="opentelemetry_logs_exporter") if p.name == "cloudwatch"]
-    assert exporter.load() is otel_cw_exporter.CloudWatchLogRecordExporter
+    from otel_cw_exporter.zero_code import ZeroCodeLogRecordExporter
+
+    assert exporter.load() is ZeroCodeLogRecordExporter  # builds a CloudWatchLogRecordExporter from the variables
     [script] = [p for p in points.select(group="console_scripts") if p.name == "otel-cw-exporter"]
     assert script.load() is importlib.import_module("otel_cw_exporter.cli").main
 

@@ -289,8 +289,10 @@ def test_the_quickstart_says_why_nothing_was_stored(cloudwatch_logs: LocalCloudW
     assert done.returncode == 0 and done.stdout == ""
     lines = done.stderr.splitlines()
     assert any("ResourceNotFoundException" in line and "create the log group" in line for line in lines), lines
-    expected = "shutting down: 100 CloudWatch event(s) were not stored since start (100 non_retryable)"
-    assert lines[-1] == f"otel-cw-exporter: warning: {expected}"
+    assert (
+        lines[-1]
+        == "otel-cw-exporter: warning: dropped 100 CloudWatch event(s), reason non_retryable in missing/transactional"
+    )
     assert all(line.startswith("otel-cw-exporter: warning: ") for line in lines) and len(lines) <= 4  # rate-limited
 
 

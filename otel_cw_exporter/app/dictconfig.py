@@ -26,7 +26,7 @@ def cloudwatch_handler(
     processor_options: dict[str, Any] | None = None,
     **exporter_options: Any,
 ) -> OTelHandler:
-    """A handler that writes to one log stream: the seed's ``get_watchtower_handler(stream_name=...)``.
+    """A handler that writes to one log stream, as a ``get_watchtower_handler(stream_name=...)`` helper's did.
 
     For ``logging.config.dictConfig``::
 

@@ -1,8 +1,9 @@
 """Who made a request: the user e-mail from the request's JWT, verified, else ``"unauthenticated"``.
 
-This replaces the seed's lookup inside ``cloudwatch_log(request, msg, extra)``. An audit log is only
-worth what its ``user_email`` is worth, so a token is never trusted without its signature: the key
-comes from the configuration, never from the token, and only allowlisted algorithms are accepted.
+This replaces the JWT lookup inside an application's own ``cloudwatch_log(request, msg, extra)``
+helper. An audit log is only worth what its ``user_email`` is worth, so a token is never trusted
+without its signature: the key comes from the configuration, never from the token, and only
+allowlisted algorithms are accepted.
 Everything that can be wrong in the configuration fails at construction with a ``ValueError`` that
 says what to change; everything that can be wrong in a request resolves to the unauthenticated value.
 
@@ -39,7 +40,8 @@ __all__ = [
     "JWTIdentityResolver",
 ]
 
-#: What :meth:`JWTIdentityResolver.resolve` returns when no verified e-mail is found (the seed's value).
+#: What :meth:`JWTIdentityResolver.resolve` returns when no verified e-mail is found (as the application's
+#: existing helper logs it).
 UNAUTHENTICATED = "unauthenticated"
 #: Cookies read by default: the common session cookie name; set ``cookie_name`` to yours.
 DEFAULT_COOKIE_NAMES: tuple[str, ...] = ("session",)
@@ -353,7 +355,7 @@ class JWTIdentityResolver:
     * ``audience``/``issuer``: verified when given. Without ``audience``, tokens that carry ``aud`` are
       rejected (pyjwt's rule): set it if your tokens have one.
     * ``leeway``: seconds (or a ``timedelta``) of clock skew tolerated on ``exp``/``nbf``/``iat``;
-      default 0, like pyjwt and the seed. Match it to your application's own auth.
+      default 0, like pyjwt. Match it to your application's own auth.
     * ``required_claims``: default ``("exp",)``, since a token without expiry is valid forever once
       leaked; pass ``()`` for legacy tokens without ``exp``.
     * ``cache_size``: verified claims of up to this many tokens are kept (LRU, default 1024, 0 = off).

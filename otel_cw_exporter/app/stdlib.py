@@ -51,9 +51,6 @@ def severity_number(levelno: int) -> SeverityNumber:
 class OTelHandler(logging.Handler):
     """Send stdlib records to an OTel ``LoggerProvider`` (the global one by default)."""
 
-    #: It forwards records to OTel rather than showing them: the exporter's own warnings need another way.
-    forwards_to_otel = True
-
     def __init__(
         self,
         level: int | str = logging.NOTSET,

@@ -65,10 +65,10 @@ def process_environment() -> str | None:
 
 
 class EnvironmentFilter(logging.Filter):
-    """A stdlib ``logging`` filter passing only records of the allowed environments (the seed's ``production_only``).
+    """A stdlib ``logging`` filter passing only records of the allowed environments (a ``production_only`` filter).
 
-    A record's environment is, in order: ``environment`` inside its ``extra`` attribute dict (seed style
-    ``log.info(msg, extra={"extra": {"environment": ...}})``), its own ``environment`` attribute
+    A record's environment is, in order: ``environment`` inside its nested ``extra`` dict
+    (``log.info(msg, extra={"extra": {"environment": ...}})``), its own ``environment`` attribute
     (``extra={"environment": ...}``), else the process's: ``environment=``, else
     ``deployment.environment.name`` (or ``deployment.environment``) in ``OTEL_RESOURCE_ATTRIBUTES``, read
     once here. With none of them the record is dropped. For ``logging.config.dictConfig``::

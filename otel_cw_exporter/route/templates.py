@@ -9,7 +9,8 @@ Placeholders, looked up in this order:
   environment), ``{pid}`` this process's id, ``{date}`` the event's UTC date (``%Y-%m-%d``) or
   ``{date:%Y/%m/%d}`` with any format made of the directives in :data:`DATE_DIRECTIVES`;
 - ``{resource.KEY}`` only the resource; ``{attributes.KEY}`` only the record's attributes (flat, or
-  inside the seed-style nested ``extra``, which wins as in the event);
+  inside a nested ``extra`` dict, as in ``logger.info(msg, extra={"extra": {...}})``, which wins as in the
+  event);
 - ``{KEY}`` anything else: the attribute first (it is the more specific), else the resource.
   ``{attributes.level}`` reaches an attribute that a special name above hides.
 

@@ -34,7 +34,7 @@ def test_with_user_email_emits_at_once_in_the_seed_shape(
     with TracerProvider().get_tracer("t").start_as_current_span("mutation") as span:
         otel_cw_exporter.cloudwatch_log(
             FakeRequest(),
-            "Blocked attept to create ROOT type secret for GitRoot",
+            "Blocked attempt to create ROOT type secret for GitRoot",
             extra={"group_name": "unittesting", "resource_type": "GitRoot", "log_type": "Security"},
             user_email="admin@example.com",
         )

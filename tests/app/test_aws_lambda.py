@@ -10,15 +10,7 @@ from opentelemetry.sdk._logs import LoggerProvider
 import otel_cw_exporter
 from otel_cw_exporter.app import audit
 from otel_cw_exporter.testing import Fault, LocalCloudWatchLogs
-from tests.support import GROUP, FakeRequest, run_example
-
-
-def test_example_lambda_handler_flushes_each_invocation(cloudwatch_logs: LocalCloudWatchLogs) -> None:
-    environ = {**cloudwatch_logs.environ, "OTEL_EXPORTER_CLOUDWATCH_LOGS_CREATE_GROUP": "true"}
-    out = run_example("lambda_handler.py", environ)
-    assert "{'ok': True}" in out
-    [event] = cloudwatch_logs.events("/aws/lambda/audit-lambda")
-    assert event["extra"]["user_email"] == "jdoe@example.com"
+from tests.support import GROUP, FakeRequest
 
 
 def test_lambda_flush_delivers_cloudwatch_log_calls_still_resolving_their_user(

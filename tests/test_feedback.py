@@ -1,0 +1,92 @@
+"""The exporter's own logging at exit, in subprocesses: kept out of the OTel pipeline, and still seen."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from otel_cw_exporter.testing import LocalCloudWatchLogs
+from tests.support import ROOT, clean_environ
+
+
+def run(script: str, environ: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(script)],
+        env=environ,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("bridge", ["ours", "sdk"])
+def test_exit_after_botocore_logged_at_info_is_quiet(
+    cloudwatch_logs: LocalCloudWatchLogs, tmp_path: Path, bridge: str
+) -> None:
+    """The last export runs after the SDK's processor shut down; botocore's INFO lines then must not reach it."""
+    script = f"""
+    import logging, warnings
+    warnings.simplefilter("ignore")
+    import otel_cw_exporter
+    logging.basicConfig(level=logging.INFO)  # a console at INFO: botocore's lines show there
+    provider = otel_cw_exporter.setup(service_name="quiet", log_group_name="quiet", create_log_group=True)
+    if "{bridge}" == "ours":
+        from otel_cw_exporter.stdlib import OTelHandler as Handler
+    else:
+        from opentelemetry.sdk._logs import LoggingHandler as Handler
+    logging.getLogger().addHandler(Handler(logger_provider=provider))
+    logging.getLogger("app").info("at exit", extra={{"log_type": "Audit"}})
+    """
+    done = run(script, clean_environ(tmp_path, **cloudwatch_logs.environ))
+    assert done.returncode == 0, done.stderr
+    assert "INFO:botocore" in done.stderr  # the console still gets them
+    for noise in ("Shutdown called", "recursive", "Traceback", "otel_cw_exporter"):
+        assert noise not in done.stderr, done.stderr
+    [event] = cloudwatch_logs.events("quiet")
+    assert event["message"] == "at exit" and event["logger"] == "app"
+
+
+def test_a_warning_shows_on_stderr_when_the_bridge_is_the_only_handler(
+    cloudwatch_logs: LocalCloudWatchLogs, tmp_path: Path
+) -> None:
+    """``setup(bridge_stdlib=True)`` and no console: a missing group must still be said, once."""
+    script = """
+    import logging
+    import otel_cw_exporter
+    otel_cw_exporter.setup(service_name="app", log_group_name="missing", bridge_stdlib=True)
+    logging.getLogger("app").warning("lost")
+    """
+    done = run(script, clean_environ(tmp_path, **cloudwatch_logs.environ))
+    assert done.returncode == 0, done.stderr
+    lines = done.stderr.splitlines()
+    assert len(lines) == 2, done.stderr
+    assert lines[0].startswith(
+        "otel-cw-exporter: warning: CloudWatch Logs refused events for log group 'missing', stream 'app'"
+    )
+    assert "create the log group" in lines[0]
+    assert lines[1] == "otel-cw-exporter: warning: dropped 1 CloudWatch event(s), reason non_retryable in missing/app"
+
+
+def test_no_warning_on_stderr_when_a_console_handler_shows_it(
+    cloudwatch_logs: LocalCloudWatchLogs, tmp_path: Path
+) -> None:
+    """The fallback only stands in for a missing handler: with a console the warning shows there, once."""
+    script = """
+    import logging
+    import otel_cw_exporter
+    logging.basicConfig(level=logging.WARNING, format="console: %(message)s")
+    otel_cw_exporter.setup(service_name="app", log_group_name="missing", bridge_stdlib=True)
+    logging.getLogger("app").warning("lost")
+    """
+    done = run(script, clean_environ(tmp_path, **cloudwatch_logs.environ))
+    assert done.returncode == 0, done.stderr
+    lines = done.stderr.splitlines()
+    assert lines[0] == "console: lost"
+    refused = [line for line in lines if "CloudWatch Logs refused" in line]
+    assert len(refused) == 1 and refused[0].startswith("console: "), done.stderr
