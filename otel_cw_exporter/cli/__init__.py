@@ -167,7 +167,8 @@ def build_parser() -> argparse.ArgumentParser:
             "ahead). Before each endpoint's first call it says what it waits for. Each AWS call waits at most "
             f"{CONNECT_TIMEOUT:g} s to connect and {READ_TIMEOUT:g} s for an answer, with no retry, and no call "
             f"starts after {CALL_LIMIT:g} s, so doctor ends within {RUN_LIMIT:g} s (checks left then are SKIP, "
-            "and the run fails). Exit code 0 when no check fails; 2 when a failed check is the configuration, "
+            "and the run fails), plus what boto3 takes to find credentials (a credential_process, SSO). "
+            "Exit code 0 when no check fails; 2 when a failed check is the configuration, "
             "the credentials or the region; else 1."
         ),
     )
