@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import queue
+import re
 import shlex
 import signal
 import subprocess
@@ -170,6 +171,10 @@ VERBATIM_SECURITY = """fields @timestamp, extra.user_email, message, extra.resou
 VERBATIM_ERRORS = """fields @timestamp, message, extra.operation
 | filter level = "ERROR"
 | sort @timestamp desc | limit 50"""
+
+
+#: Words a user of the command cannot know (the team's name for the code this replaces), and a typo.
+UNKNOWN_WORDS = re.compile(r"\bseed|the issue's|attept", re.IGNORECASE)
 
 
 # --------------------------------------------------------------------------- running the command

@@ -14,7 +14,7 @@ import pytest
 
 from otel_cw_exporter import cli
 from otel_cw_exporter.cli import doctor as cli_doctor
-from tests.support import GROUP, clean_environ, run_all, run_cli, start_cli
+from tests.support import GROUP, UNKNOWN_WORDS, clean_environ, run_all, run_cli, start_cli
 
 AWS_OPTIONS = ("--region REGION", "--endpoint-url URL", "--profile PROFILE")
 
@@ -149,10 +149,6 @@ def test_ctrl_c_before_the_first_aws_call_ends_without_a_traceback(
     assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr, stderr
     if command[0] == "tail":
         assert stderr.strip() == "Stopped after 0 event(s)."
-
-
-#: Words a user of the command cannot know: the team's name for the code this replaces.
-UNKNOWN_WORDS = re.compile(r"\bseed|the issue's|attept", re.IGNORECASE)
 
 
 def test_help_and_catalog_use_no_word_a_user_cannot_know(tmp_path: Path) -> None:

@@ -16,10 +16,10 @@ from otel_cw_exporter import cli
 from otel_cw_exporter.cli import demo
 from otel_cw_exporter.cli import options as cli_options
 from otel_cw_exporter.testing import LocalCloudWatchLogs
-from tests.cli.test_cli import UNKNOWN_WORDS
 from tests.support import (
     T1,
     T2,
+    UNKNOWN_WORDS,
     VERBATIM_ERRORS,
     VERBATIM_SECURITY,
     clean_environ,
