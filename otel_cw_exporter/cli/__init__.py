@@ -1,31 +1,34 @@
-"""The ``otel-cw-exporter`` command: ``demo``, ``doctor``, ``queries install|list`` and ``tail``.
+"""The ``otel-cw-exporter`` command: ``demo``, ``local``, ``doctor``, ``queries install|list`` and ``tail``.
 
 Every failure a person can fix ends as one line on stderr (what went wrong, then ``fix:`` and what to
 do) and a non-zero exit code, never a traceback (``--debug`` shows it). Exit codes, the same for every
 command, ``doctor`` included: 0 ok; 1 an AWS call or a check failed (access denied, a missing log group
 or stream, an unreachable endpoint...); 2 a usage or configuration error (bad arguments, an invalid
 option or variable, no log group, no region, no credentials or credentials AWS rejects); 130
-interrupted, except ``tail``, which Ctrl-C ends with 0. AWS options come from the arguments, then the
-exporter's ``OTEL_EXPORTER_CLOUDWATCH_LOGS_*`` variables, then boto3's usual chain, exactly as the
-exporter reads them.
+interrupted, except ``tail`` and ``local``, which Ctrl-C (or SIGTERM) ends with 0, as it ends ``demo
+--keep`` once the demo has run. AWS options come from the arguments, then the exporter's
+``OTEL_EXPORTER_CLOUDWATCH_LOGS_*`` variables, then boto3's usual chain, exactly as the exporter reads
+them.
 
 This module holds the parser and :func:`main`; each command has a module of its own (:mod:`.demo`,
-:mod:`.doctor`, :mod:`.queries`, :mod:`.tail`), over shared pieces: :mod:`.errors` (exit codes and the
-wording of AWS errors), :mod:`.render` (tables, times, events), :mod:`.options` (argument types),
-:mod:`.aws` (configuration, session, calls, paging) and :mod:`.catalog` (the saved queries).
+:mod:`.local`, :mod:`.doctor`, :mod:`.queries`, :mod:`.tail`), over shared pieces: :mod:`.errors` (exit
+codes and the wording of AWS errors), :mod:`.render` (tables, times, events), :mod:`.options` (argument
+types), :mod:`.aws` (configuration, session, calls, paging), :mod:`.catalog` (the saved queries) and
+:mod:`.stopping` (Ctrl-C and SIGTERM).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import textwrap
 from collections.abc import Sequence
 from typing import NoReturn
 
 from otel_cw_exporter.cli.demo import run as run_demo
-from otel_cw_exporter.cli.doctor import cmd_doctor
+from otel_cw_exporter.cli.doctor import CALL_LIMIT, CONNECT_TIMEOUT, READ_TIMEOUT, RUN_LIMIT, cmd_doctor
 from otel_cw_exporter.cli.errors import (
     EXIT_CODES,
     EXIT_FAILED,
@@ -36,8 +39,10 @@ from otel_cw_exporter.cli.errors import (
     CliError,
     describe_error,
 )
+from otel_cw_exporter.cli.local import DEFAULT_PORT, cmd_local, port_type
 from otel_cw_exporter.cli.options import LEVELS, MIN_INTERVAL, interval_type, level_type, since_type, trace_id_type
 from otel_cw_exporter.cli.queries import cmd_queries_install, cmd_queries_list
+from otel_cw_exporter.cli.stopping import ignore_interrupts, stop_on
 from otel_cw_exporter.cli.tail import cmd_tail
 from otel_cw_exporter.config import env_name
 from otel_cw_exporter.version import __version__
@@ -96,12 +101,23 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Start a local CloudWatch Logs endpoint (127.0.0.1; needs the 'local' extra), run a small traced "
             "workload through the real pipeline (setup(), Security and Audit routes, a JWT-identified user, an "
-            "exception), read the events back and print them per stream, then run the seed's two Logs Insights "
-            "queries over them locally. With --endpoint-url or --aws the events go to that endpoint instead."
+            "exception), read the events back and print them per stream, then evaluate two of the saved Logs "
+            f"Insights queries (`{PROG} queries list --catalog` shows them all) over them, locally. The endpoint "
+            "stops with the demo; with --keep it stays up, with the events, until Ctrl-C, for the commands the "
+            "demo suggests. With --endpoint-url (a real endpoint, or `otel-cw-exporter local`) or --aws the "
+            "events go there instead, and stay."
         ),
     )
     demo.add_argument(
-        "--endpoint-url", metavar="URL", help="send to this CloudWatch Logs endpoint instead of a local one"
+        "--keep",
+        action="store_true",
+        help="keep the local endpoint up after the demo, until Ctrl-C or SIGTERM, and print the variables for it",
+    )
+    demo.add_argument(
+        "--endpoint-url",
+        metavar="URL",
+        help=f"send to this CloudWatch Logs endpoint instead of a local one (for one of `{PROG} local`: "
+        "with the variables it prints)",
     )
     demo.add_argument(
         "--aws", action="store_true", help="send to AWS with boto3's credentials and region (creates the group)"
@@ -118,6 +134,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.set_defaults(func=run_demo)
 
+    local = commands.add_parser(
+        "local",
+        help="run the local CloudWatch Logs endpoint on its own, until Ctrl-C",
+        description=(
+            "Serve a local CloudWatch Logs endpoint on 127.0.0.1 (needs the 'local' extra): the one of "
+            "otel_cw_exporter.testing (moto's server, plus the limits AWS enforces and moto does not), with the "
+            "Logs Insights query definitions. It prints the variables that point boto3, the exporter and the "
+            "other commands at it, as shell `export` lines, then serves until Ctrl-C or SIGTERM (exit code 0). "
+            "Everything it stores is in memory, gone when it stops. A port it cannot have is an error "
+            "(exit code 2)."
+        ),
+    )
+    local.add_argument(
+        "--port",
+        type=port_type,
+        default=DEFAULT_PORT,
+        help=f"TCP port on 127.0.0.1; 0 picks a free one (default: {DEFAULT_PORT})",
+    )
+    local.set_defaults(func=cmd_local)
+
     doctor = commands.add_parser(
         "doctor",
         parents=[aws],
@@ -128,8 +164,12 @@ def build_parser() -> argparse.ArgumentParser:
             f"{env_name('create_log_stream')}=false), the group and stream of each route "
             f"({env_name('routes')}), one test event (--put-test-event), retention as configured. Each check "
             "prints PASS, FAIL (with the fix) or SKIP (with why: a name made from each record can't be checked "
-            "ahead). Exit code 0 when no check fails; 2 when a failed check is the configuration, the "
-            "credentials or the region; else 1."
+            "ahead). Before each endpoint's first call it says what it waits for. Each AWS call waits at most "
+            f"{CONNECT_TIMEOUT:g} s to connect and {READ_TIMEOUT:g} s for an answer, with no retry, and no call "
+            f"starts after {CALL_LIMIT:g} s, so doctor ends within {RUN_LIMIT:g} s (checks left then are SKIP, "
+            "and the run fails), plus what boto3 takes to find credentials (a credential_process, SSO). "
+            "Exit code 0 when no check fails; 2 when a failed check is the configuration, "
+            "the credentials or the region; else 1."
         ),
     )
     doctor.add_argument("--group", help=f"log group (default: {env_name('log_group_name')})")
@@ -152,8 +192,8 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[aws],
         help="create or update the saved queries for the log group(s)",
         description=(
-            "Put the saved queries (the seed's two, verbatim, and a few more) as Logs Insights query definitions "
-            "named otel-cw-exporter/<group>/<title>, one set per log group. Idempotent: our definitions are updated "
+            f"Put the five saved queries (`{PROG} queries list --catalog` shows them) as Logs Insights query "
+            "definitions named otel-cw-exporter/<group>/<title>, one set per log group. Idempotent: ours are updated "
             "in place, definitions with other names are never touched. Needs logs:DescribeQueryDefinitions and "
             "logs:PutQueryDefinition."
         ),
@@ -181,21 +221,28 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[aws],
         help="follow a log group (or one stream) and print events as they arrive",
         description=(
-            "Print a log group's events, pretty, then follow it (poll every --interval seconds) until Ctrl-C. "
-            "Filters are sent to CloudWatch as a JSON filter pattern and applied here too (endpoints that ignore "
-            "patterns, like the local one, still filter). Needs logs:FilterLogEvents."
+            "Print a log group's events, pretty, then follow it (poll every --interval seconds) until Ctrl-C or "
+            "SIGTERM (exit code 0). --trace-id and --level are sent to CloudWatch as a JSON filter pattern and "
+            "applied here too (endpoints that ignore patterns, like the local one, still filter). --log-type and "
+            "--user match in any case, as --level does; CloudWatch's patterns are case-sensitive, so those two are "
+            "applied here only (in a busy group a poll reads more). Needs logs:FilterLogEvents (and, with "
+            "--stream, logs:DescribeLogStreams to say when the stream does not exist)."
         ),
     )
     tail.add_argument("--group", help=f"log group (default: {env_name('log_group_name')})")
-    tail.add_argument("--stream", help="only this log stream")
+    tail.add_argument("--stream", help="only this log stream (a stream that does not exist is an error)")
     tail.add_argument(
-        "--log-type", metavar="TYPE", help="only events whose extra.log_type is TYPE (Security, Audit...)"
+        "--log-type",
+        metavar="TYPE",
+        help="only events whose extra.log_type is TYPE, in any case (Security, audit...)",
     )
-    tail.add_argument("--user", metavar="EMAIL", help="only events whose extra.user_email is EMAIL")
+    tail.add_argument("--user", metavar="EMAIL", help="only events whose extra.user_email is EMAIL, in any case")
     tail.add_argument(
         "--trace-id", type=trace_id_type, metavar="ID", help="only events of this trace (W3C or X-Ray id)"
     )
-    tail.add_argument("--level", type=level_type, help=f"only events at this level or above ({', '.join(LEVELS)})")
+    tail.add_argument(
+        "--level", type=level_type, help=f"only events at this level or above, in any case ({', '.join(LEVELS)})"
+    )
     tail.add_argument(
         "--since",
         type=since_type,
@@ -220,29 +267,51 @@ def _usage(parser: argparse.ArgumentParser) -> int:
     return EXIT_USAGE
 
 
+def _command(argv: Sequence[str]) -> str:
+    """The command named in ``argv`` (its first word that is not an option), before or without parsing."""
+    return next((word for word in argv if not word.startswith("-")), "")
+
+
+#: Commands that Ctrl-C (or SIGTERM) ends normally: exit code 0, not 130.
+_STOPPED_BY_CTRL_C = frozenset({"tail", "local"})
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """The console script: parse, run the command, turn failures into one line and an exit code."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
-        return _usage(parser)
+    """The console script: parse, run the command, turn failures into one line and an exit code.
+
+    Ctrl-C raises ``KeyboardInterrupt`` from the start, even where SIGINT was inherited as ignored (a
+    background job), and ends every command without a traceback: 130, or 0 for ``tail`` and ``local``.
+    """
+    words = list(sys.argv[1:] if argv is None else argv)
+    debug = False
     try:
-        return int(args.func(args))
-    except CliError as error:
-        if args.debug:
-            raise
-        print(error.line(), file=sys.stderr)
-        return error.exit_code
+        with stop_on(signal.SIGINT):
+            parser = build_parser()
+            args = parser.parse_args(words)
+            debug = bool(args.debug)
+            if not getattr(args, "func", None):
+                return _usage(parser)
+            try:
+                return int(args.func(args))
+            except CliError as error:
+                if debug:
+                    raise
+                print(error.line(), file=sys.stderr)
+                return error.exit_code
+            except BrokenPipeError:
+                # Reader went away (| head): leave quietly, and keep Python from complaining at exit.
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, sys.stdout.fileno())
+                return EXIT_OK
+            except Exception as error:
+                if debug:
+                    raise
+                print(describe_error(error).line(), file=sys.stderr)
+                return EXIT_FAILED
     except KeyboardInterrupt:
+        previous = signal.getsignal(signal.SIGINT)
+        ignore_interrupts()  # a second Ctrl-C while ending must not print a traceback either
         print(file=sys.stderr)
-        return EXIT_INTERRUPTED
-    except BrokenPipeError:
-        # Reader went away (| head): leave quietly, and keep Python from complaining at exit.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return EXIT_OK
-    except Exception as error:
-        if args.debug:
-            raise
-        print(describe_error(error).line(), file=sys.stderr)
-        return EXIT_FAILED
+        if argv is not None:  # called from Python, not as the process's command: leave SIGINT as it was
+            signal.signal(signal.SIGINT, previous)
+        return EXIT_OK if _command(words) in _STOPPED_BY_CTRL_C else EXIT_INTERRUPTED

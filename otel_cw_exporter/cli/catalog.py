@@ -1,7 +1,8 @@
 """Saved CloudWatch Logs Insights queries for the events this exporter writes, and installing them.
 
-The catalog is data: the seed's two saved queries, verbatim, and a few more that the event's fields make
-possible. ``otel-cw-exporter queries install`` puts them as Insights query definitions named
+The catalog is data: the two saved queries of the watchtower-based setup this exporter replaces, verbatim
+(they run unchanged on its events), and a few more that the event's fields make possible.
+``otel-cw-exporter queries install`` puts them as Insights query definitions named
 ``otel-cw-exporter/<log group>/<title>`` (the console shows one folder per group), updating its own
 definitions in place and never touching a definition whose name is not one of those; the demo evaluates
 them locally over the events it reads back. AWS allows 255 characters in a definition's name: a log
@@ -42,7 +43,8 @@ class SavedQuery:
     key: str
     title: str
     query: str
-    origin: Literal["seed", "added"]
+    origin: Literal["verbatim", "added"]
+    """verbatim: saved as the watchtower-based setup had it; added: new with this exporter."""
     placeholder: str | None = None
     description: str = ""
 
@@ -62,7 +64,7 @@ class SavedQuery:
 SECURITY_EVENTS = SavedQuery(
     key="security-events",
     title="Security events by user in the last 24h",
-    origin="seed",
+    origin="verbatim",
     description="run it over the last 24 hours",
     query=(
         "fields @timestamp, extra.user_email, message, extra.resource_type\n"
@@ -75,7 +77,7 @@ SECURITY_EVENTS = SavedQuery(
 CRITICAL_ERRORS = SavedQuery(
     key="critical-errors",
     title="Errors in critical operations",
-    origin="seed",
+    origin="verbatim",
     description="",
     query=('fields @timestamp, message, extra.operation\n| filter level = "ERROR"\n| sort @timestamp desc | limit 50'),
 )
@@ -128,8 +130,8 @@ SAVED_QUERIES: tuple[SavedQuery, ...] = (
     TRACE_EVENTS,
     EVENTS_PER_USER,
 )
-#: The two queries the system being replaced had saved.
-SEED_QUERIES: tuple[SavedQuery, ...] = tuple(q for q in SAVED_QUERIES if q.origin == "seed")
+#: The two queries the watchtower-based setup had saved, kept verbatim.
+VERBATIM_QUERIES: tuple[SavedQuery, ...] = tuple(q for q in SAVED_QUERIES if q.origin == "verbatim")
 
 
 # --------------------------------------------------------------------------- query definitions on AWS

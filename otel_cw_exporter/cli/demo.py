@@ -1,24 +1,27 @@
-"""``otel-cw-exporter demo``: the seed's logging through the real pipeline, read back and queried.
+"""``otel-cw-exporter demo``: an application's security and audit logging through the real pipeline.
 
 A small traced workload (four "requests") goes through :func:`otel_cw_exporter.setup` exactly as an
 application would wire it (Security and Audit routes, a JWT-identified user, the stdlib bridge, an
 exception), into a local CloudWatch Logs endpoint on 127.0.0.1 (or, only when asked with
-``--endpoint-url`` or ``--aws``, a real one). The events are then read back, printed per stream, and the
-seed's two saved Logs Insights queries are evaluated locally over them.
+``--endpoint-url`` or ``--aws``, that one). The events are then read back, printed per stream, and two
+of the saved Logs Insights queries are evaluated locally over them. The local endpoint stops with the
+demo unless ``--keep`` keeps it up; the "Next:" lines name commands that work on what the run left.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import shlex
 import textwrap
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from otel_cw_exporter.cli.aws import Aws, fetch_events, make_session
+from otel_cw_exporter.cli.aws import Aws, fetch_events, is_loopback, make_session
 from otel_cw_exporter.cli.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, PROG, CliError, describe_error, region_fix
+from otel_cw_exporter.cli.local import require_local_extra, shell_lines, start_endpoint, stopped, wait_until_stopped
 from otel_cw_exporter.cli.render import (
     as_text,
     clock,
@@ -40,6 +43,8 @@ COOKIE = "session"
 STREAMS = ("security", "audit", "application")
 #: Seconds between the requests, so their events have distinct times.
 PAUSE = 0.05
+#: Seconds between two events of one request in two streams: distinct milliseconds, so one order everywhere.
+TICK = 0.002
 
 
 class DemoRequest:
@@ -84,7 +89,8 @@ class Workload:
 
 
 def run_workload(client: Any, group: str, *, retention_days: int | None = None) -> Workload:
-    """The seed's call sites inside traced requests, through ``setup()``; flushed before it returns."""
+    """An application's ``cloudwatch_log`` and stdlib logging calls inside traced requests, through
+    ``setup()``; flushed before it returns."""
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.trace import SpanKind
 
@@ -135,15 +141,16 @@ def run_workload(client: Any, group: str, *, retention_days: int | None = None) 
                     "log_type": "Security",
                 },
             )
+            time.sleep(TICK)
             cloudwatch_log(jdoe, "GraphQL mutation executed", extra={"operation": "addSecret", "log_type": "Audit"})
         time.sleep(PAUSE)
-        # 2. mallory tries a ROOT secret: blocked (the seed's call, user_email in extra).
+        # 2. mallory tries a ROOT secret: blocked (the caller passes user_email in extra).
         email = "mallory@example.com"
         with request("addSecret") as span:
             result.trace_ids.append(format(span.get_span_context().trace_id, "032x"))
             cloudwatch_log(
                 DemoRequest(session_cookie(email)),
-                "Blocked attept to create ROOT type secret for GitRoot",
+                "Blocked attempt to create ROOT type secret for GitRoot",
                 extra={
                     "group_name": "unittesting",
                     "resource_type": "GitRoot",
@@ -274,7 +281,10 @@ def show_traces(events: Sequence[Mapping[str, Any]], out: Callable[[str], None])
         return
     out("")
     out(f"Trace ids (whole, for `{PROG} tail --trace-id ID`):")
+    order = {name: index for index, name in enumerate(STREAMS)}
     for trace, names in streams.items():
+        # In the tables' order: events of one request can share a millisecond, and then any order.
+        names.sort(key=lambda name: (order.get(name, len(order)), name))
         out(f"  {trace[:SHORT_TRACE]}  {trace}  {', '.join(names)}")
 
 
@@ -285,7 +295,7 @@ def _cell(name: str, value: Any) -> str:
 def show_queries(
     events: Sequence[Mapping[str, Any]], out: Callable[[str], None], width: int, *, local: bool = True
 ) -> None:
-    from otel_cw_exporter.cli.catalog import SEED_QUERIES
+    from otel_cw_exporter.cli.catalog import SAVED_QUERIES, VERBATIM_QUERIES
     from otel_cw_exporter.testing.insights import run
 
     out("")
@@ -294,12 +304,13 @@ def show_queries(
     )
     say(
         out,
-        "The seed's two saved Logs Insights queries, evaluated here, locally, over the JSON read back, by "
-        f"otel_cw_exporter.testing.insights ({where}):",
+        f"Two of the {len(SAVED_QUERIES)} saved Logs Insights queries (`{PROG} queries list --catalog` shows "
+        "them all), evaluated here, locally, over the JSON read back, by otel_cw_exporter.testing.insights "
+        f"({where}):",
     )
-    for number, query in enumerate(SEED_QUERIES, 1):
+    for number, query in enumerate(VERBATIM_QUERIES, 1):
         out("")
-        out(f"Saved query {number} of {len(SEED_QUERIES)}: {query.title} (verbatim)")
+        out(f"Saved query {number} of {len(VERBATIM_QUERIES)}: {query.title}")
         for line in query.query.splitlines():
             out(f"    {line}")
         rows = run(query.query, events)
@@ -349,12 +360,30 @@ def _check_delivered(workload: Workload) -> None:
     )
 
 
+#: After the default run: its endpoint is gone, so the way on is to keep one.
 NEXT_STEPS = f"""
-Next:
-  {PROG} doctor --group NAME            check a configuration, step by step
-  {PROG} queries install --group NAME   save these queries (and 3 more) in AWS
-  {PROG} tail --group NAME --log-type Security   follow events as they arrive
-  {PROG} demo --aws                     into AWS instead (group {REMOTE_GROUP})"""
+Next (the demo's endpoint stopped with it):
+  # the same, then keep the endpoint up with these events, to try tail, doctor and queries on them
+  {PROG} demo --keep
+  # a local endpoint on its own; write these events into it with demo --endpoint-url URL
+  {PROG} local
+  # into AWS instead (log group {REMOTE_GROUP}, which keeps events 1 day)
+  {PROG} demo --aws"""
+
+
+def next_commands(group: str, trace_id: str, options: str = "") -> list[str]:
+    """Commands that work on the events a run left in ``group``, each after a comment saying what it shows."""
+    return [
+        "  # the Security events again",
+        f"  {PROG} tail --group {group} --log-type Security --since 1d --no-follow{options}",
+        "  # every event of one request, from its trace id",
+        f"  {PROG} tail --group {group} --trace-id {trace_id} --since 1d --no-follow{options}",
+        "  # check the demo's configuration as the exporter would use it",
+        f"  {PROG} doctor --group {group} --stream security{options}",
+        "  # save the Logs Insights queries for this log group",
+        f"  {PROG} queries install --group {group}{options}",
+    ]
+
 
 WORKLOAD = """\
 The workload, through the real pipeline:
@@ -364,35 +393,21 @@ The workload, through the real pipeline:
         routes=[Route(when={{"log_type": "Security"}}, log_stream_name="security"),
                 Route(when={{"log_type": "Audit"}}, log_stream_name="audit")],
         identity=JWTIdentityResolver(keys=<demo key>, algorithms=["HS256"], cookie_name="session"))
-  then four traced requests: the seed's cloudwatch_log() calls (users from their JWT cookies,
-  one of them expired) and a failing mutation logged with logging.getLogger(...).exception()."""
+  then four traced requests: cloudwatch_log() calls as an application makes them (users from
+  their JWT cookies, one of them expired) and a failing mutation logged with
+  logging.getLogger(...).exception()."""
 
 
 # --------------------------------------------------------------------------- local and remote
 
 
-def _missing_local_extra() -> str | None:
-    """The module the local endpoint needs that is not installed, or None."""
+def run_local(group: str, out: Callable[[str], None] = print, *, keep: bool = False) -> int:
+    """The demo on its own endpoint, stopped after it, or (``keep``) served until Ctrl-C or SIGTERM."""
+    require_local_extra(
+        "the demo's local CloudWatch Logs endpoint", ", or send to a real endpoint with --aws or --endpoint-url"
+    )
+    endpoint = start_endpoint(0)
     try:
-        import moto.server  # noqa: F401
-    except ImportError as error:
-        return (error.name or "moto").split(".")[0]
-    return None
-
-
-def run_local(group: str, out: Callable[[str], None] = print) -> int:
-    missing = _missing_local_extra()
-    if missing:
-        raise CliError(
-            f"the demo's local CloudWatch Logs endpoint needs the 'local' extra ({missing} is not installed)",
-            "pip install 'otel-cw-exporter[local]' (from a checkout: pip install -e '.[local]'), "
-            "or send to a real endpoint with --aws or --endpoint-url",
-            EXIT_USAGE,
-        )
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no request log lines from the local server
-    from otel_cw_exporter.testing import LocalCloudWatchLogs
-
-    with LocalCloudWatchLogs() as endpoint:
         say(
             out,
             f"Local CloudWatch Logs endpoint at {endpoint.url} (moto, in this process; nothing leaves this machine).",
@@ -403,10 +418,30 @@ def run_local(group: str, out: Callable[[str], None] = print) -> int:
         say(out, _workload_line(workload))
         _check_delivered(workload)
         events = endpoint.events(group)
-    out("")
-    show(events, group, out)
-    out(NEXT_STEPS)
+        out("")
+        show(events, group, out)
+        if not keep:
+            out(NEXT_STEPS)
+            return EXIT_OK
+        out("")
+        say(out, "The endpoint stays up with these events until Ctrl-C or SIGTERM (--keep). In another shell, run:")
+        for line in shell_lines(endpoint):
+            out(line)
+        out("Next, in that shell:")
+        for line in next_commands(group, workload.trace_ids[0]):
+            out(line)
+        out("Serving until Ctrl-C or SIGTERM.")
+        wait_until_stopped()
+    finally:
+        endpoint.stop()
+    stopped()
     return EXIT_OK
+
+
+def _same_options(args: argparse.Namespace) -> str:
+    """The connection options of this run, for commands that must reach the same endpoint."""
+    given = [("--endpoint-url", args.endpoint_url), ("--region", args.region), ("--profile", args.profile)]
+    return "".join(f" {option} {shlex.quote(value)}" for option, value in given if value)
 
 
 def run_remote(args: argparse.Namespace, out: Callable[[str], None] = print) -> int:
@@ -425,13 +460,15 @@ def run_remote(args: argparse.Namespace, out: Callable[[str], None] = print) -> 
     aws = Aws(None, session, region, args.endpoint_url)
     client = aws.logs()
     endpoint = client.meta.endpoint_url
+    local = is_loopback(endpoint)
     try:  # reachable, and the credentials accepted? (DescribeLogGroups may be denied: fine)
         client.describe_log_groups(logGroupNamePrefix=group, limit=1)
     except Exception as error:
         problem = describe_error(error, group=group, region=region, endpoint=endpoint)
         if not problem.message.startswith("access denied"):
             raise problem from None
-    say(out, f'Sending to {endpoint} (region {region}), log group "{group}": real CloudWatch Logs calls.')
+    calls = "" if local else ": real CloudWatch Logs calls"
+    say(out, f'Sending to {endpoint} (region {region}), log group "{group}"{calls}.')
     out("")
     out(WORKLOAD.format(group=group))
     started = int(time.time() * 1000) - 5000
@@ -454,19 +491,24 @@ def run_remote(args: argparse.Namespace, out: Callable[[str], None] = print) -> 
     if len(events) < workload.emitted:
         out(f"note: only {len(events)} of {workload.emitted} events were readable after 30 s")
     out("")
-    show(events, group, out, local=False)
+    show(events, group, out, local=local)
     out("")
-    say(
-        out,
-        "The events are in your account: run the same queries in Logs Insights, or "
-        f"`{PROG} queries install --group {group}`. The group keeps events 1 day when the demo created it.",
-    )
+    where = "at that endpoint" if local else "in your account"
+    say(out, f"Next (the events stay {where}; the log group keeps them 1 day when the demo created it):")
+    for line in next_commands(group, workload.trace_ids[0], _same_options(args)):
+        out(line)
     return EXIT_OK if len(events) >= workload.emitted else EXIT_FAILED
 
 
 def run(args: argparse.Namespace) -> int:
     """The ``demo`` command."""
     if args.aws or args.endpoint_url:
+        if args.keep:
+            raise CliError(
+                "--keep applies only to the local demo (with --aws or --endpoint-url the events stay there)",
+                "leave --keep out, or --aws and --endpoint-url",
+                EXIT_USAGE,
+            )
         return run_remote(args)
     ignored = [option for option, value in (("--region", args.region), ("--profile", args.profile)) if value]
     if ignored:
@@ -477,4 +519,4 @@ def run(args: argparse.Namespace) -> int:
             f"add --aws (or --endpoint-url URL) to send to AWS, or leave {names} out",
             EXIT_USAGE,
         )
-    return run_local(args.group or LOCAL_GROUP)
+    return run_local(args.group or LOCAL_GROUP, keep=args.keep)

@@ -1,7 +1,9 @@
 """``otel-cw-exporter doctor``: whether a configuration can deliver, checked step by step before a deploy.
 
 Configuration, credentials (and whose), region, endpoint, log group, log stream, each route's destination,
-an optional test event, retention. It creates nothing the exporter would not create.
+an optional test event, retention. It creates nothing the exporter would not create. It is bounded in
+time: it says what it waits for before an endpoint's first call, each call has short timeouts and no
+retry, and no call starts after :data:`CALL_LIMIT` seconds, so a run ends within :data:`RUN_LIMIT`.
 """
 
 from __future__ import annotations
@@ -17,10 +19,7 @@ from datetime import datetime, timezone
 from typing import Any, Literal
 
 from botocore.config import Config
-from botocore.exceptions import (
-    BotoCoreError,
-    ClientError,
-)
+from botocore.exceptions import BotoCoreError, ClientError, ReadTimeoutError
 
 from otel_cw_exporter.cli.aws import configured_routes, exporter_config, is_loopback, make_session, name_ahead
 from otel_cw_exporter.cli.errors import (
@@ -41,6 +40,22 @@ from otel_cw_exporter.send.groups import GroupSettings
 from otel_cw_exporter.send.retry import error_code
 
 Status = Literal["PASS", "FAIL", "SKIP"]
+
+#: Seconds each AWS call of doctor waits to connect, then for an answer (with no retry).
+CONNECT_TIMEOUT = 3.0
+READ_TIMEOUT = 5.0
+#: Seconds after doctor began when it starts no more AWS calls (the checks left are SKIP and the run fails).
+CALL_LIMIT = 10.0
+#: What the whole run takes at most: no call after CALL_LIMIT, and one call waits CONNECT + READ at most.
+RUN_LIMIT = CALL_LIMIT + CONNECT_TIMEOUT + READ_TIMEOUT + 2.0
+
+
+def call_config() -> Config:
+    return Config(retries={"total_max_attempts": 1}, connect_timeout=CONNECT_TIMEOUT, read_timeout=READ_TIMEOUT)
+
+
+class NoTimeLeft(Exception):
+    """Raised instead of an AWS call once :data:`CALL_LIMIT` seconds have passed."""
 
 
 @dataclass
@@ -148,6 +163,39 @@ class Doctor:
         self.destinations: list[Destination] = []
         self._groups: dict[str, Outcome] = {}
         self._main_group = ""
+        self._began = time.monotonic()
+        self._asked: set[str] = set()
+        self.out_of_time = False
+
+    def client(self, session: Any, service: str, region: str, endpoint: str | None = None) -> Any:
+        """A client with doctor's timeouts, that makes no call once :data:`CALL_LIMIT` has passed."""
+        client = session.client(service, region_name=region, endpoint_url=endpoint or None, config=call_config())
+        client.meta.events.register("before-call", self._before_call)
+        return client
+
+    def _before_call(self, **_: Any) -> None:
+        if time.monotonic() - self._began > CALL_LIMIT:
+            self.out_of_time = True
+            raise NoTimeLeft(f"not checked: doctor starts no AWS call after {CALL_LIMIT:g} s, and the calls were slow")
+
+    def waiting(self, name: str, url: str, what: str = "") -> None:
+        """Before the first call to ``url``: what doctor waits for, and how long at most."""
+        if url in self._asked:
+            return
+        self._asked.add(url)
+        text = (
+            f"  ....  {name:<13} waiting for {url}{what} (at most {CONNECT_TIMEOUT:g} s to connect, "
+            f"{READ_TIMEOUT:g} s to answer)"
+        )
+        for line in textwrap.wrap(text, self.width, subsequent_indent=" " * 22, break_on_hyphens=False):
+            self.out(line)
+
+    def failure(self, error: BaseException, prefix: str = "", **where: Any) -> Outcome:
+        """What an exception from a call says: SKIP when the time was up, else FAIL with the fix."""
+        if isinstance(error, NoTimeLeft):
+            return Outcome("SKIP", str(error))
+        problem = describe_error(error, **where)
+        return Outcome("FAIL", prefix + problem.message, problem.fix)
 
     def report(self, check: Check) -> Check:
         self.checks.append(check)
@@ -234,12 +282,7 @@ class Doctor:
         endpoint = (
             args.endpoint_url or (config.endpoint_url if config else None) or os.environ.get(env_name("endpoint_url"))
         )
-        client = session.client(
-            "logs",
-            region_name=region,
-            endpoint_url=endpoint or None,
-            config=Config(retries={"total_max_attempts": 1}, connect_timeout=3, read_timeout=10),
-        )
+        client = self.client(session, "logs", region, endpoint)
         if not self.check_endpoint(client, group or "-"):
             self.skip(later, "needs the endpoint")
             return self.finish()
@@ -281,6 +324,12 @@ class Doctor:
         passed = sum(c.status == "PASS" for c in self.checks)
         skipped = sum(c.status == "SKIP" for c in self.checks)
         self.out("")
+        if self.out_of_time:
+            self.out(
+                f"Doctor's time limit was reached (no AWS call after {CALL_LIMIT:g} s): {passed} passed, "
+                f"{len(failed)} failed, {skipped} not checked."
+            )
+            return max((c.exit_code for c in failed), default=EXIT_FAILED)
         if failed:
             self.out(f"{len(failed)} of {len(self.checks)} checks failed ({passed} passed, {skipped} not checked).")
         else:
@@ -296,11 +345,7 @@ class Doctor:
         logs_endpoint = self.args.endpoint_url or (config.endpoint_url if config else None)
         if logs_endpoint is None:
             logs_endpoint = session.client("logs", region_name=region).meta.endpoint_url
-        sts = session.client(
-            "sts",
-            region_name=region,
-            config=Config(retries={"total_max_attempts": 1}, connect_timeout=3, read_timeout=5),
-        )
+        sts = self.client(session, "sts", region)
         if is_loopback(logs_endpoint) and not is_loopback(sts.meta.endpoint_url):
             return Check(
                 "credentials",
@@ -308,6 +353,7 @@ class Doctor:
                 f"found ({source}); caller identity not asked: the logs endpoint is local "
                 "(set AWS_ENDPOINT_URL_STS to ask a local STS)",
             )
+        self.waiting("credentials", sts.meta.endpoint_url, " (STS: whose credentials)")
         try:
             arn = sts.get_caller_identity().get("Arn", "?")
         except ClientError as error:
@@ -324,19 +370,32 @@ class Doctor:
                 "credentials", "PASS", f"found ({source}); caller identity unknown: sts:GetCallerIdentity {code}"
             )
         except Exception as error:
-            return Check("credentials", "PASS", f"found ({source}); caller identity unknown ({type(error).__name__})")
+            why = "no time left" if isinstance(error, NoTimeLeft) else type(error).__name__
+            return Check("credentials", "PASS", f"found ({source}); caller identity unknown ({why})")
         return Check("credentials", "PASS", f"found ({source}); caller {arn}")
 
     def check_endpoint(self, client: Any, group: str) -> bool:
         url = client.meta.endpoint_url
+        self.waiting("endpoint", url)
         started = time.monotonic()
         try:
             client.describe_log_groups(logGroupNamePrefix=group, limit=1)
         except ClientError:
             pass  # an answer all the same: the endpoint is there (the group check says more)
+        except ReadTimeoutError:
+            self.report(
+                Check(
+                    "endpoint",
+                    "FAIL",
+                    f"{url} took the connection but sent no answer in {READ_TIMEOUT:g} s (ReadTimeoutError)",
+                    "check that this is a CloudWatch Logs endpoint and that it runs (not stopped or stuck), "
+                    "then --endpoint-url (or AWS_ENDPOINT_URL_CLOUDWATCH_LOGS) and any proxy",
+                )
+            )
+            return False
         except Exception as error:
-            problem = describe_error(error, endpoint=url)
-            self.report(Check("endpoint", "FAIL", problem.message, problem.fix))
+            outcome = self.failure(error, endpoint=url)
+            self.report(Check("endpoint", outcome.status, outcome.detail, outcome.fix))
             return False
         elapsed = (time.monotonic() - started) * 1000
         self.report(Check("endpoint", "PASS", f"{url} answered in {elapsed:.0f} ms"))
@@ -368,11 +427,9 @@ class Doctor:
                     f'"{group}" not checked: logs:DescribeLogGroups is not allowed ({code}); the exporter does '
                     "not need it, the stream check shows whether the group exists",
                 ), None
-            problem = describe_error(error, group=group, region=region)
-            return Outcome("FAIL", problem.message, problem.fix), None
+            return self.failure(error, group=group, region=region), None
         except Exception as error:
-            problem = describe_error(error, group=group, region=region)
-            return Outcome("FAIL", problem.message, problem.fix), None
+            return self.failure(error, group=group, region=region), None
         info = next((g for g in answer.get("logGroups", []) if g.get("logGroupName") == group), None)
         if info is not None:
             return Outcome("PASS", f'"{group}" exists; it keeps {_retention_text(info)}'), info
@@ -389,9 +446,8 @@ class Doctor:
             if config.retention_days:
                 client.put_retention_policy(logGroupName=group, retentionInDays=config.retention_days)
         except Exception as error:
-            problem = describe_error(error, group=group, region=region)
-            return Outcome(
-                "FAIL", f'"{group}" does not exist and cannot be created: {problem.message}', problem.fix
+            return self.failure(
+                error, f'"{group}" does not exist and cannot be created: ', group=group, region=region
             ), None
         info = {"logGroupName": group, "retentionInDays": config.retention_days}
         return Outcome("PASS", f'"{group}" did not exist: created it, as the exporter would'), info
@@ -406,11 +462,9 @@ class Doctor:
         except ClientError as error:
             if error_code(error) == "ResourceAlreadyExistsException":
                 return Outcome("PASS", f'"{stream}" exists')
-            problem = describe_error(error, group=group, stream=stream, region=region)
-            return Outcome("FAIL", f'"{stream}" cannot be created: {problem.message}', problem.fix)
+            return self.failure(error, f'"{stream}" cannot be created: ', group=group, stream=stream, region=region)
         except Exception as error:
-            problem = describe_error(error, group=group, stream=stream, region=region)
-            return Outcome("FAIL", problem.message, problem.fix)
+            return self.failure(error, group=group, stream=stream, region=region)
         return Outcome("PASS", f'"{stream}" can be created (created it, as the exporter would)')
 
     def _look_up_stream(self, client: Any, group: str, stream: str, region: str) -> Outcome:
@@ -428,8 +482,7 @@ class Doctor:
                 )
             return Outcome("FAIL", problem.message, problem.fix)
         except Exception as error:
-            problem = describe_error(error, group=group, stream=stream, region=region)
-            return Outcome("FAIL", problem.message, problem.fix)
+            return self.failure(error, group=group, stream=stream, region=region)
         if any(s.get("logStreamName") == stream for s in answer.get("logStreams", [])):
             return Outcome("PASS", f'"{stream}" exists ({variable} is false: the exporter creates no stream)')
         return Outcome(
@@ -452,6 +505,8 @@ class Doctor:
         if group == self._main_group and not self._groups[group].usable:
             return Check(label, "SKIP", f"{head}not checked: needs the log group")
         found = self.group_outcome(client, config, group, region)
+        if found.status == "SKIP" and self.out_of_time:
+            return Check(label, "SKIP", head + found.detail)
         if not found.usable:
             return Check(label, "FAIL", head + "log group " + found.detail, found.fix)
         group_text = "log group as above" if group == self._main_group else "log group " + found.detail
@@ -477,8 +532,8 @@ class Doctor:
                 logEvents=[{"timestamp": int(now * 1000), "message": json.dumps(message)}],
             )
         except Exception as error:
-            problem = describe_error(error, group=group, stream=stream, region=region)
-            self.report(Check("test event", "FAIL", problem.message, problem.fix))
+            outcome = self.failure(error, group=group, stream=stream, region=region)
+            self.report(Check("test event", outcome.status, outcome.detail, outcome.fix))
             return
         rejected = answer.get("rejectedLogEventsInfo")
         if rejected:
@@ -534,4 +589,4 @@ def _retention_text(group: Mapping[str, Any]) -> str:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    return Doctor(args, print).run()
+    return Doctor(args, lambda line: print(line, flush=True)).run()

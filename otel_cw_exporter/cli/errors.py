@@ -48,7 +48,8 @@ EXIT_CODES = (
     "Exit codes, the same for every command, doctor included: 0 ok; 1 an AWS call or a check failed "
     "(access denied, a missing log group or stream, an unreachable endpoint...); 2 a usage or configuration "
     "error (bad arguments, an invalid option or variable, no log group, no region, no credentials or "
-    "credentials AWS rejects); 130 interrupted, except tail, which Ctrl-C ends with 0."
+    "credentials AWS rejects); 130 interrupted, except tail and local, which Ctrl-C (or SIGTERM) ends with 0, "
+    "as it ends demo --keep once the demo has run."
 )
 
 

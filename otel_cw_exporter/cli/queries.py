@@ -69,7 +69,7 @@ def cmd_queries_list(args: argparse.Namespace) -> int:
 
     if args.catalog:
         for query in catalog.SAVED_QUERIES:
-            origin = "the seed's, verbatim" if query.origin == "seed" else "added"
+            origin = "verbatim, as the watchtower-based setup saved it" if query.origin == "verbatim" else "added"
             print(f"{query.title}  ({origin})")
             if query.description:
                 print(f"  {query.description}")

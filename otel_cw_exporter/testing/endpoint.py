@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import socket
 import threading
 import time
 import urllib.request
@@ -238,6 +239,11 @@ class LocalCloudWatchLogs:
     # -- lifecycle ----------------------------------------------------------------------------------
 
     def start(self) -> LocalCloudWatchLogs:
+        """Listen on 127.0.0.1 (the port given, or a free one for 0) and serve in a thread.
+
+        The socket is bound here, in the caller's thread, so a port already in use raises ``OSError``
+        here (werkzeug would print to stderr and end its thread, leaving the caller waiting).
+        """
         try:
             from moto.server import ThreadedMotoServer
         except ImportError as error:  # pragma: no cover - exercised by the CLI's message
@@ -246,6 +252,8 @@ class LocalCloudWatchLogs:
             ) from error
 
         endpoint = self
+        listener = socket.create_server(("127.0.0.1", self._port), backlog=128)
+        failed: list[BaseException] = []
 
         class _Server(ThreadedMotoServer):
             def _server_entry(self) -> None:
@@ -263,12 +271,29 @@ class LocalCloudWatchLogs:
                         pass
 
                 app = _AwsRules(DomainDispatcherApplication(create_backend_app), endpoint)
-                self._server = make_server(self._ip_address, self._port, app, True, request_handler=_QuietHandler)
+                try:
+                    self._server = make_server(
+                        self._ip_address,
+                        listener.getsockname()[1],
+                        app,
+                        True,
+                        request_handler=_QuietHandler,
+                        fd=listener.fileno(),
+                    )
+                except BaseException as error:  # the caller raises it: never a silent wait
+                    failed.append(error)
+                    self._server_ready_event.set()
+                    return
+                finally:
+                    listener.close()  # make_server serves a duplicate of it
                 self._server_ready_event.set()
                 self._server.serve_forever()
 
-        self._server = _Server(ip_address="127.0.0.1", port=self._port, verbose=False)
-        self._server.start()
+        server = _Server(ip_address="127.0.0.1", port=self._port, verbose=False)
+        server.start()
+        if failed:
+            raise failed[0]
+        self._server = server
         return self
 
     def stop(self) -> None:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+import signal
+import time
 import types
 from pathlib import Path
 
@@ -10,21 +14,28 @@ import pytest
 
 from otel_cw_exporter import cli
 from otel_cw_exporter.cli import doctor as cli_doctor
-from tests.support import GROUP, clean_environ, run_cli
+from tests.support import GROUP, UNKNOWN_WORDS, clean_environ, run_all, run_cli, start_cli
 
 AWS_OPTIONS = ("--region REGION", "--endpoint-url URL", "--profile PROFILE")
 
 
 #: Each command's options as its --help shows them, and words of what it says it does.
 HELP = {
-    "": (("--version", "--debug", "demo", "doctor", "queries", "tail"), ("Exit codes",)),
-    "demo": (("--endpoint-url URL", "--aws", "--region REGION", "--profile PROFILE", "--group GROUP"), ("local",)),
+    "": (("--version", "--debug", "demo", "local", "doctor", "queries", "tail"), ("Exit codes",)),
+    "demo": (
+        ("--keep", "--endpoint-url URL", "--aws", "--region REGION", "--profile PROFILE", "--group GROUP"),
+        ("local", "queries list --catalog", "until Ctrl-C"),
+    ),
+    "local": (("--port PORT",), ("127.0.0.1", "export", "until Ctrl-C or SIGTERM (exit code 0)", "(default: 4599)")),
     "doctor": (
         (*AWS_OPTIONS, "--group GROUP", "--stream STREAM", "--create-group", "--put-test-event"),
-        ("each route", "CREATE_STREAM=false", "SKIP"),
+        ("each route", "CREATE_STREAM=false", "SKIP", "at most 3 s to connect and 5 s for an answer", "within 20 s"),
     ),
     "queries": (("install", "list"), ("query definitions",)),
-    "queries install": ((*AWS_OPTIONS, "--group GROUP", "--dry-run"), ("Idempotent", "PutQueryDefinition")),
+    "queries install": (
+        (*AWS_OPTIONS, "--group GROUP", "--dry-run"),
+        ("Idempotent", "PutQueryDefinition", "queries list --catalog"),
+    ),
     "queries list": ((*AWS_OPTIONS, "--group GROUP", "--catalog"), ("outdated",)),
     "tail": (
         (
@@ -40,7 +51,7 @@ HELP = {
             "--no-follow",
             "--json",
         ),
-        ("Ctrl-C", "at least 0.1"),
+        ("Ctrl-C or SIGTERM", "at least 0.1", "in any case", "does not exist is an error"),
     ),
 }
 
@@ -103,3 +114,52 @@ def test_a_usage_error_is_one_line_with_exit_code_2(tmp_path: Path) -> None:
         "otel-cw-exporter tail: error: argument --since: 'yesterday' is not a duration (10m, 90s, 2h, 1d) or an "
         "ISO-8601 time (2026-11-24T09:00:00Z) (see otel-cw-exporter tail --help)"
     ]
+
+
+@pytest.mark.parametrize("background", [False, True], ids=["foreground", "background-job"])
+@pytest.mark.parametrize(
+    ("command", "code"),
+    [(["tail", "--group", GROUP], 0), (["doctor", "--group", GROUP], 130), (["queries", "install"], 130)],
+    ids=["tail", "doctor", "queries"],
+)
+def test_ctrl_c_before_the_first_aws_call_ends_without_a_traceback(
+    tmp_path: Path, command: list[str], code: int, background: bool
+) -> None:
+    """Ctrl-C while boto3 still gathers the credentials (a credential_process that waits): no traceback,
+    exit code 130, or 0 for tail, also for a background job, which inherits SIGINT as ignored."""
+    marker = tmp_path / "credential-process-started"
+    (tmp_path / "no-aws-config").write_text(
+        f"[default]\ncredential_process = sh -c 'echo $$ > {marker}; exec sleep 60'\n", encoding="utf-8"
+    )
+    environ = clean_environ(tmp_path, AWS_DEFAULT_REGION="us-east-1", OTEL_EXPORTER_CLOUDWATCH_LOGS_GROUP_NAME=GROUP)
+    running = start_cli(command, environ, tmp_path, background=background)
+    try:
+        deadline = time.monotonic() + 60
+        while not (marker.exists() and marker.read_text().strip()) and time.monotonic() < deadline:
+            assert running.process.poll() is None, running.err
+            time.sleep(0.05)
+        assert marker.exists(), "the command never asked for credentials"
+        assert running.stop(signal.SIGINT, timeout=20) == code
+    finally:
+        running.kill()
+        if marker.exists():
+            with contextlib.suppress(ProcessLookupError, ValueError):
+                os.kill(int(marker.read_text().strip()), signal.SIGKILL)
+    stderr = "".join(running.err)
+    assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr, stderr
+    if command[0] == "tail":
+        assert stderr.strip() == "Stopped after 0 event(s)."
+
+
+def test_help_and_catalog_use_no_word_a_user_cannot_know(tmp_path: Path) -> None:
+    environ = clean_environ(tmp_path)
+    *helps, catalog = run_all(
+        [*(([*command.split(), "--help"], environ) for command in HELP), (["queries", "list", "--catalog"], environ)],
+        tmp_path,
+    )
+    assert [done.returncode for done in (*helps, catalog)] == [0] * (len(HELP) + 1)
+    texts = [done.stdout for done in helps]
+    assert "(verbatim, as the watchtower-based setup saved it)" in catalog.stdout
+    texts.append(catalog.stdout)
+    found = [match.group(0) for text in texts for match in UNKNOWN_WORDS.finditer(text)]
+    assert found == []

@@ -4,13 +4,26 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from otel_cw_exporter.cli import doctor as cli_doctor
 from otel_cw_exporter.testing import Call, Fault, LocalCloudWatchLogs
-from tests.support import GROUP, clean_environ, event, here, in_process, local_environ, put, run_all, run_cli
+from tests.support import (
+    GROUP,
+    clean_environ,
+    event,
+    here,
+    in_process,
+    local_environ,
+    put,
+    run_all,
+    run_cli,
+    start_cli,
+)
 
 CHECKS = ("configuration", "credentials", "region", "endpoint", "log group", "log stream", "test event", "retention")
 
@@ -233,3 +246,58 @@ def test_doctor_creates_no_stream_the_exporter_would_not(
     )
     assert cloudwatch_logs.streams(GROUP) == ["app"]  # none created
     assert cloudwatch_logs.calls("CreateLogStream") == 1  # put()'s own
+
+
+def test_doctor_says_what_it_waits_for_and_ends_against_an_endpoint_that_never_answers(tmp_path: Path) -> None:
+    # Something that takes the connection (the kernel's backlog) and never answers.
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        environ = clean_environ(
+            tmp_path,
+            AWS_ACCESS_KEY_ID="testing",
+            AWS_SECRET_ACCESS_KEY="testing",
+            AWS_DEFAULT_REGION="us-east-1",
+            AWS_ENDPOINT_URL_CLOUDWATCH_LOGS=url,
+        )
+        running = start_cli(["doctor", "--group", GROUP], environ, tmp_path)
+        try:
+            before = running.read_until("waiting for")
+            assert running.process.poll() is None  # printed before the wait, not after it
+            assert (
+                before[-1].rstrip()
+                == f"  ....  endpoint      waiting for {url} (at most 3 s to connect, 5 s to answer)"
+            )
+            # The whole run ends within the bound its --help states.
+            assert running.process.wait(timeout=cli_doctor.RUN_LIMIT + 10) == 1
+            running.read_until("checks failed")
+        finally:
+            running.kill()
+    out = "".join(running.out)
+    text = " ".join(out.split())
+    assert checks(out)["endpoint"] == "FAIL" and checks(out)["log group"] == "SKIP"
+    assert (
+        f"FAIL endpoint {url} took the connection but sent no answer in 5 s (ReadTimeoutError) fix: check that "
+        "this is a CloudWatch Logs endpoint and that it runs (not stopped or stuck)" in text
+    )
+    assert "Traceback" not in out + "".join(running.err)
+
+
+def test_doctor_starts_no_call_after_its_time_limit(
+    tmp_path: Path,
+    cloudwatch_logs: LocalCloudWatchLogs,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    put(cloudwatch_logs, GROUP, "app", event("hello"))
+    cloudwatch_logs.inject(lambda call: Fault(status=None, delay=1.2))  # every call answers, slowly
+    monkeypatch.setattr(cli_doctor, "CALL_LIMIT", 1.0)
+    in_process(monkeypatch, local_environ(tmp_path, cloudwatch_logs))
+    code, out, _ = here(capsys, ["doctor", "--group", GROUP, "--stream", "app"])
+    assert code == 1, out
+    found = checks(out)
+    assert found["endpoint"] == "PASS"  # the first call, within the limit
+    assert found["log group"] == "SKIP" and found["log stream"] == "SKIP"
+    text = " ".join(out.split())
+    assert "SKIP log group not checked: doctor starts no AWS call after 1 s, and the calls were slow" in text
+    assert text.endswith("Doctor's time limit was reached (no AWS call after 1 s): 5 passed, 0 failed, 3 not checked.")
+    assert cloudwatch_logs.calls("DescribeLogGroups") == 1  # only the endpoint's

@@ -14,9 +14,9 @@ from otel_cw_exporter.testing import Fault, LocalCloudWatchLogs
 from otel_cw_exporter.testing.insights import run as run_query
 from tests.support import (
     GROUP,
-    SEED_ERRORS,
-    SEED_SECURITY,
     T2,
+    VERBATIM_ERRORS,
+    VERBATIM_SECURITY,
     answering_server,
     clean_environ,
     definitions,
@@ -53,8 +53,10 @@ def test_queries_install_is_idempotent_and_touches_only_its_own(
     assert re.search(r"^  created +integrates +Security events by user in the last 24h$", done.stdout, re.M)
     store = definitions(endpoint)
     ours = {d["name"]: d for d in store.values() if d["name"].startswith("otel-cw-exporter/integrates/")}
-    assert ours["otel-cw-exporter/integrates/Security events by user in the last 24h"]["queryString"] == SEED_SECURITY
-    assert ours["otel-cw-exporter/integrates/Errors in critical operations"]["queryString"] == SEED_ERRORS
+    assert (
+        ours["otel-cw-exporter/integrates/Security events by user in the last 24h"]["queryString"] == VERBATIM_SECURITY
+    )
+    assert ours["otel-cw-exporter/integrates/Errors in critical operations"]["queryString"] == VERBATIM_ERRORS
     assert ours["otel-cw-exporter/integrates/Errors in critical operations"]["logGroupNames"] == [GROUP]
     assert len(store) == 12
 
@@ -157,8 +159,8 @@ def test_queries_list_shows_missing_ones_and_the_catalog_needs_no_aws(
     assert "`otel-cw-exporter queries install` creates the missing ones" in listed.stdout
 
     assert catalog.returncode == 0, catalog.stderr
-    assert "\n".join("    " + line for line in SEED_SECURITY.splitlines()) in catalog.stdout
-    assert "\n".join("    " + line for line in SEED_ERRORS.splitlines()) in catalog.stdout
+    assert "\n".join("    " + line for line in VERBATIM_SECURITY.splitlines()) in catalog.stdout
+    assert "\n".join("    " + line for line in VERBATIM_ERRORS.splitlines()) in catalog.stdout
     for query in queries.SAVED_QUERIES:
         assert query.title in catalog.stdout
 
@@ -218,4 +220,4 @@ def test_the_added_queries_select_what_they_say() -> None:
     assert counts[0] == {"extra.user_email": "jdoe@example.com", "extra.log_type": "Security", "events": 1}
     assert len(counts) == 3
     assert 'extra.user_email = "a\\"b"' in queries.USER_AUDIT_TRAIL.with_value('a"b')
-    assert [q.query for q in queries.SEED_QUERIES] == [SEED_SECURITY, SEED_ERRORS]
+    assert [q.query for q in queries.VERBATIM_QUERIES] == [VERBATIM_SECURITY, VERBATIM_ERRORS]

@@ -20,6 +20,7 @@ from otel_cw_exporter.cli import aws as cli_aws
 from otel_cw_exporter.cli import tail as cli_tail
 from otel_cw_exporter.testing import Call, Fault, LocalCloudWatchLogs
 from tests.support import (
+    AS_BACKGROUND_JOB,
     GROUP,
     T1,
     T2,
@@ -76,6 +77,7 @@ def test_tail_prints_and_filters_client_and_server_side(tmp_path: Path, populate
         return None
 
     populated.inject(record)
+    put(populated, GROUP, "security", event("lower case", user_email="JDOE@example.com", log_type="security"))
     environ = local_environ(tmp_path, populated, OTEL_EXPORTER_CLOUDWATCH_LOGS_GROUP_NAME=GROUP)
 
     done = run_cli(["tail", "--no-follow"], environ, tmp_path, module=False)  # the console script
@@ -86,39 +88,53 @@ def test_tail_prints_and_filters_client_and_server_side(tmp_path: Path, populate
     assert lines[2].split() == ["resource_type=GitRoot", f"trace={T1}"]
     assert "exception=RuntimeError: still has roots" in done.stdout
     assert done.stderr.startswith('Showing log group "integrates" in us-east-1 since ')
-    assert done.stderr.rstrip().endswith("5 event(s).")
+    assert done.stderr.rstrip().endswith("6 event(s).")
 
     filters = [
         ["--log-type", "Security"],
         ["--user", "jdoe@example.com"],
         ["--trace-id", f"1-{T2[:8]}-{T2[8:]}", "--level", "warning"],  # an X-Ray id, a stdlib level name
         ["--trace-id", T2.upper(), "--level", "ERROR", "--stream", "application"],
+        # --log-type and --user match in any case, as --level does.
+        ["--log-type", "security"],
+        ["--user", "JDoe@Example.COM", "--log-type", "AUDIT"],
     ]
     patterns.clear()
     runs = run_all([(["tail", "--no-follow", "--json", *f], environ) for f in filters], tmp_path)
     assert [r.returncode for r in runs] == [0] * len(filters), [r.stderr for r in runs]
     shown = [[json.loads(line)["message"] for line in r.stdout.splitlines()] for r in runs]
     assert shown == [
-        ["Added secret", "Blocked attempt"],
-        ["Added secret", "GraphQL mutation executed"],
+        ["Added secret", "Blocked attempt", "lower case"],
+        ["Added secret", "GraphQL mutation executed", "lower case"],
         ["Slow resolver", "Mutation failed"],
         ["Mutation failed"],
+        ["Added secret", "Blocked attempt", "lower case"],
+        ["GraphQL mutation executed"],
     ]
     assert [r.stderr.rstrip().splitlines()[-1] for r in runs] == [
-        "2 event(s).",
-        "2 event(s).",
+        "3 event(s).",
+        "3 event(s).",
         "2 event(s).",
         "1 event(s).",
+        "3 event(s).",
+        "1 event(s).",
     ]
+    assert '  matched here, in any case: extra.log_type = "security"' in runs[4].stderr
+    assert 'matched here, in any case: extra.log_type = "AUDIT", extra.user_email = "JDoe@Example.COM"' in " ".join(
+        runs[5].stderr.split()
+    )
     levels = (
         '($.level = "WARN" || $.level = "WARNING" || $.level = "ERROR" || $.level = "FATAL" || $.level = "CRITICAL")'
     )
+    # CloudWatch's patterns are case-sensitive: the any-case filters are not sent (they would hide "security").
     assert sorted(p or "" for p in patterns) == sorted(
         [
-            '{ ($.extra.log_type = "Security") }',
-            '{ ($.extra.user_email = "jdoe@example.com") }',
+            "",
+            "",
             f'{{ ($.trace_id = "{T2}") && {levels} }}',
             f'{{ ($.trace_id = "{T2}") && ($.level = "ERROR" || $.level = "FATAL" || $.level = "CRITICAL") }}',
+            "",
+            "",
         ]
     )
 
@@ -229,14 +245,20 @@ def test_tail_warns_when_a_poll_reaches_the_page_cap(
 FAST = ("--interval", "0.2", "--since", "5m")
 
 
-@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+@pytest.mark.parametrize(
+    ("stop", "background"),
+    [(signal.SIGINT, False), (signal.SIGTERM, False), (signal.SIGINT, True)],
+    ids=["ctrl-c", "sigterm", "ctrl-c-background-job"],
+)
 def test_tail_follows_new_events_until_ctrl_c(
-    tmp_path: Path, cloudwatch_logs: LocalCloudWatchLogs, stop: signal.Signals
+    tmp_path: Path, cloudwatch_logs: LocalCloudWatchLogs, stop: signal.Signals, background: bool
 ) -> None:
+    """Also as a background job (``tail ... &``), whose SIGINT is inherited as ignored: kill -INT stops it."""
     put(cloudwatch_logs, GROUP, "security", event("Before", user_email="a@example.com", log_type="Security"))
     environ = local_environ(tmp_path, cloudwatch_logs)
+    job = AS_BACKGROUND_JOB if background else []
     process = subprocess.Popen(
-        [sys.executable, "-m", "otel_cw_exporter", "tail", "--group", GROUP, "--log-type", "Security", *FAST],
+        [*job, sys.executable, "-m", "otel_cw_exporter", "tail", "--group", GROUP, "--log-type", "Security", *FAST],
         env=environ,
         cwd=tmp_path,
         stdout=subprocess.PIPE,
@@ -329,3 +351,36 @@ def test_tail_errors_are_one_line(tmp_path: Path, cloudwatch_logs: LocalCloudWat
         'otel-cw-exporter: error: access denied: not allowed to call logs:FilterLogEvents on log group "integrates" '
         "(AccessDeniedException); fix: grant logs:FilterLogEvents on arn:aws:logs:us-east-1:*:log-group:integrates:*"
     )
+
+
+def test_tail_on_a_stream_that_does_not_exist_is_one_line_and_exit_code_1(
+    tmp_path: Path, populated: LocalCloudWatchLogs
+) -> None:
+    environ = local_environ(tmp_path, populated)
+    missing, following, group = run_all(
+        [
+            (["tail", "--group", GROUP, "--stream", "nostream", "--no-follow"], environ),
+            (["tail", "--group", GROUP, "--stream", "nostream", "--interval", "0.1"], environ),
+            (["tail", "--group", "missing", "--stream", "security", "--no-follow"], environ),
+        ],
+        tmp_path,
+    )
+    line = one_error_line(missing, 1)
+    assert line == (  # the streams most recently written first
+        'otel-cw-exporter: error: log stream "nostream" does not exist in log group "integrates"; fix: check '
+        "--stream; the group's latest streams: application, audit, security"
+    )
+    assert missing.stdout == ""
+    assert one_error_line(following, 1) == line  # following too: not a quiet stream to wait on
+    assert 'log group "missing" does not exist in us-east-1' in one_error_line(group, 1)
+
+    done = run_cli(["tail", "--group", GROUP, "--stream", "security", "--no-follow"], environ, tmp_path)
+    assert done.returncode == 0 and done.stderr.rstrip().endswith("2 event(s).")  # a stream that exists
+
+    # Without logs:DescribeLogStreams (tail needs only FilterLogEvents) it cannot tell, and goes on.
+    populated.inject(
+        lambda call: Fault("AccessDeniedException", 400, "no") if call.operation == "DescribeLogStreams" else None
+    )
+    done = run_cli(["tail", "--group", GROUP, "--stream", "nostream", "--no-follow"], environ, tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.rstrip().endswith("0 event(s).")
