@@ -4,8 +4,8 @@ Every event not stored is counted under one reason, and said: at most one warnin
 minute, each giving every event dropped since the one before, and, when some were left unsaid by
 then, one line at shutdown with the totals.
 Records the application logged through our entry points that never reached an exporter (the SDK
-refused them, or ``cloudwatch_log`` ran before ``setup()``) are counted for the whole process and shown
-in every exporter's stats.
+refused them, or ``cloudwatch_log`` ran before ``setup()``) belong to no exporter: they are counted for
+the whole process (:func:`records_not_exported`) and said the same way.
 """
 
 from __future__ import annotations
@@ -30,11 +30,12 @@ DROP_REASONS = (
     "non_retryable",  # an error no retry can fix (access denied, missing group, bad credentials)
     "shutdown",  # export called after shutdown
     "encoding_error",  # the record could not be encoded at all (never expected)
-    "emit_error",  # the application's record could not be handed to the SDK (process-wide; never expected)
-    "no_pipeline",  # cloudwatch_log was called before setup(): nothing to send it to (process-wide)
 )
-#: Counted per process, before any exporter sees the record (see :func:`lost_before_export`).
-PROCESS_REASONS = ("emit_error", "no_pipeline")
+#: Why a record the application logged never reached an exporter, counted per process.
+PROCESS_REASONS = (
+    "emit_error",  # the SDK refused a record our entry points handed it (never expected)
+    "no_pipeline",  # cloudwatch_log was called before setup(): nothing to send it to
+)
 
 _process_lock = threading.Lock()
 _process_dropped = dict.fromkeys(PROCESS_REASONS, 0)
@@ -54,9 +55,11 @@ def lost_before_export(reason: str, amount: int = 1, detail: str = "") -> None:
     alerts.warn("%d log record(s) not exported since start, reason %s%s", total, reason, detail)
 
 
-def _process_counts() -> dict[str, int]:
+def records_not_exported() -> Mapping[str, int]:
+    """Records logged in this process through our entry points that no exporter ever saw, by reason
+    (:data:`PROCESS_REASONS`); only reasons that happened."""
     with _process_lock:
-        return dict(_process_dropped)
+        return MappingProxyType({reason: n for reason, n in _process_dropped.items() if n})
 
 
 @dataclass(frozen=True)
@@ -190,5 +193,4 @@ class Telemetry:
         with self._lock:
             counts = dict(self._counts)
             dropped = {reason: n for reason, n in self._dropped.items() if n}
-        dropped.update((reason, n) for reason, n in _process_counts().items() if n)
         return ExporterStats(**counts, dropped=MappingProxyType(dropped))

@@ -32,6 +32,7 @@ PUBLIC_NAMES = {
         "cloudwatch_log_async",
         "setup",
         "teardown",
+        "records_not_exported",
         "__version__",
     ],
     "otel_cw_exporter.testing": ["LocalCloudWatchLogs", "Fault", "Call", "PutRecord", "cloudwatch_logs"],

@@ -6,6 +6,22 @@ into a :class:`CliError` whose :meth:`~CliError.line` is what the person reads.
 
 from __future__ import annotations
 
+__all__ = [
+    "ACCESS_DENIED",
+    "BAD_CREDENTIALS",
+    "EXIT_CODES",
+    "EXIT_FAILED",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "PROG",
+    "CliError",
+    "describe_error",
+    "hint",
+    "region_fix",
+    "warn",
+]
+
 import os
 import sys
 
@@ -24,34 +40,17 @@ from botocore.exceptions import (
 )
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
+from otel_cw_exporter.cli.codes import (  # the rule lives there; every command reads it from here too
+    EXIT_CODES,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    PROG,
+)
 from otel_cw_exporter.cli.render import cut
 from otel_cw_exporter.config import env_name
 from otel_cw_exporter.send.retry import HINTS, error_code
-
-PROG = "otel-cw-exporter"
-
-
-EXIT_OK = 0
-
-
-EXIT_FAILED = 1
-
-
-EXIT_USAGE = 2
-
-
-EXIT_INTERRUPTED = 130
-
-
-#: The rule, as the module's docstring, ``--help`` and the README state it.
-EXIT_CODES = (
-    "Exit codes, the same for every command, doctor included: 0 ok; 1 an AWS call or a check failed "
-    "(access denied, a missing log group or stream, an unreachable endpoint...); 2 a usage or configuration "
-    "error (bad arguments, an invalid option or variable, no log group, no region, no credentials or "
-    "credentials AWS rejects); 130 interrupted, except tail and local, which Ctrl-C (or SIGTERM) ends with 0, "
-    "as it ends demo --keep once the demo has run."
-)
-
 
 ACCESS_DENIED = frozenset({"AccessDeniedException", "AccessDenied", "UnauthorizedOperation", "UnauthorizedException"})
 

@@ -114,7 +114,9 @@ def exception_line(event: Mapping[str, Any]) -> str:
     return f"{kind}: {text}" if kind and text else kind or text
 
 
-_SHOWN_EXTRA = ("environment", "user_email", "log_type")
+_SHOWN_EXTRA = ("environment", "user_email", "user_verified", "log_type")
+#: What ``user_email`` is when no one was found: no need to say it is unverified too.
+_NOBODY = "unauthenticated"
 
 
 def render_event(event: Mapping[str, Any], *, show_stream: bool = True, width: int | None = None) -> list[str]:
@@ -127,6 +129,8 @@ def render_event(event: Mapping[str, Any], *, show_stream: bool = True, width: i
     head.append(str(event.get("level", "") or "-").ljust(5))
     head.append((as_text(extra.get("log_type")) or "-").ljust(8))
     user = as_text(extra.get("user_email"))
+    if user and user != _NOBODY and extra.get("user_verified") is False:
+        user += " (unverified)"  # given by the calling code, not from a verified token
     if user:
         head.append(user)
     first = "  ".join(head) + "  " + event_message(event)

@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import contextlib
 import signal
-from collections.abc import Iterator
+import sys
+from collections.abc import Iterator, Sequence
 from typing import Any, NoReturn
+
+from otel_cw_exporter.cli.codes import EXIT_INTERRUPTED, EXIT_OK, STOPPED_BY_CTRL_C
 
 
 def interrupt(signum: int, frame: object) -> NoReturn:
@@ -37,6 +40,26 @@ def stop_on(*signals: signal.Signals) -> Iterator[None]:
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)
+
+
+def command_of(argv: Sequence[str]) -> str:
+    """The command named in ``argv`` (its first word that is not an option), before or without parsing."""
+    return next((word for word in argv if not word.startswith("-")), "")
+
+
+def interrupted(argv: Sequence[str], *, restore: bool) -> int:
+    """End a command Ctrl-C stopped, quietly: the exit code, 0 for the commands that run until stopped.
+
+    ``restore`` (called from Python, not as the process's command) leaves SIGINT as it was found.
+    """
+    previous = signal.getsignal(signal.SIGINT)
+    ignore_interrupts()  # a second Ctrl-C while ending must not print a traceback either
+    with contextlib.suppress(Exception):
+        print(file=sys.stderr)
+    if restore:
+        with contextlib.suppress(ValueError, TypeError):
+            signal.signal(signal.SIGINT, previous)
+    return EXIT_OK if command_of(argv) in STOPPED_BY_CTRL_C else EXIT_INTERRUPTED
 
 
 def ignore_interrupts() -> None:

@@ -163,3 +163,30 @@ def test_help_and_catalog_use_no_word_a_user_cannot_know(tmp_path: Path) -> None
     texts.append(catalog.stdout)
     found = [match.group(0) for text in texts for match in UNKNOWN_WORDS.finditer(text)]
     assert found == []
+
+
+#: Run at start-up through sitecustomize: Ctrl-C arrives while botocore is being imported, the moment
+#: the command is slowest to start (before, the package imported it before any of the command's code ran).
+CTRL_C_DURING_IMPORTS = """
+import os, signal, sys
+
+class CtrlCWhileImportingBotocore:
+    def find_spec(self, name, path=None, target=None):
+        if name == "botocore":
+            sys.meta_path.remove(self)
+            os.kill(os.getpid(), signal.SIGINT)
+        return None
+
+sys.meta_path.insert(0, CtrlCWhileImportingBotocore())
+"""
+
+
+@pytest.mark.parametrize(("command", "code"), [("doctor", 130), ("tail", 0), ("queries", 130)])
+def test_ctrl_c_while_the_command_is_still_importing_prints_no_traceback(
+    tmp_path: Path, command: str, code: int
+) -> None:
+    (tmp_path / "sitecustomize.py").write_text(CTRL_C_DURING_IMPORTS)
+    environ = clean_environ(tmp_path, PYTHONPATH=str(tmp_path), AWS_DEFAULT_REGION="us-east-1")
+    done = run_cli([command, "--group", "g"] if command != "queries" else [command, "list"], environ, tmp_path)
+    assert "Traceback" not in done.stderr and "KeyboardInterrupt" not in done.stderr, done.stderr
+    assert done.returncode == code, done.stderr

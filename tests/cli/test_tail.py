@@ -384,3 +384,21 @@ def test_tail_on_a_stream_that_does_not_exist_is_one_line_and_exit_code_1(
     done = run_cli(["tail", "--group", GROUP, "--stream", "nostream", "--no-follow"], environ, tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stderr.rstrip().endswith("0 event(s).")
+
+
+def test_a_user_the_calling_code_asserted_shows_as_unverified() -> None:
+    from otel_cw_exporter.cli.render import render_event
+
+    def head(extra: dict[str, object]) -> str:
+        event = {"@timestamp": 0, "@logStream": "audit", "level": "INFO", "message": "m", "extra": extra}
+        return render_event(event, width=200)[0]
+
+    assert head({"user_email": "a@b.c", "user_verified": False}).endswith("a@b.c (unverified)  m")
+    assert head({"user_email": "a@b.c", "user_verified": True}).endswith("a@b.c  m")
+    assert head({"user_email": "unauthenticated", "user_verified": False}).endswith("unauthenticated  m")
+    assert "verified_user_email=jdoe@example.com" in " ".join(
+        render_event(
+            {"extra": {"user_email": "a@b.c", "user_verified": False, "verified_user_email": "jdoe@example.com"}},
+            width=200,
+        )
+    )
