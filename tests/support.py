@@ -204,6 +204,23 @@ def local_environ(tmp_path: Path, endpoint: LocalCloudWatchLogs, **extra: str) -
     return clean_environ(tmp_path, **{**endpoint.environ, "AWS_ENDPOINT_URL_STS": endpoint.url, **extra})
 
 
+def error_without_moto(tmp_path: Path, command: str) -> str:
+    """The one error line of ``command`` run where the ``local`` extra (moto) is not installed."""
+    script = (
+        f"import sys; sys.modules['moto'] = None\nfrom otel_cw_exporter.cli import main\nsys.exit(main([{command!r}]))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        env=clean_environ(tmp_path),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    return one_error_line(done, 2)
+
+
 def run_cli(
     args: list[str], environ: dict[str, str], cwd: Path, timeout: float = 60, module: bool = True
 ) -> subprocess.CompletedProcess[str]:

@@ -23,6 +23,7 @@ from tests.support import (
     VERBATIM_ERRORS,
     VERBATIM_SECURITY,
     clean_environ,
+    error_without_moto,
     event,
     exported,
     local_endpoint,
@@ -89,17 +90,7 @@ def test_demo_runs_locally_and_shows_streams_and_the_saved_queries(tmp_path: Pat
 
 
 def test_demo_without_the_local_extra_says_how_to_install_it(tmp_path: Path) -> None:
-    script = "import sys; sys.modules['moto'] = None\nfrom otel_cw_exporter.cli import main\nsys.exit(main(['demo']))"
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        env=clean_environ(tmp_path),
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    line = one_error_line(done, 2)
+    line = error_without_moto(tmp_path, "demo")
     assert "needs the 'local' extra (moto is not installed)" in line
     assert "pip install 'otel-cw-exporter[local]'" in line
 

@@ -6,14 +6,13 @@ import json
 import signal
 import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.support import clean_environ, local_endpoint, one_error_line, run_cli
+from tests.support import clean_environ, error_without_moto, local_endpoint, one_error_line, run_cli
 
 
 def test_local_prints_the_variables_then_serves_the_strict_endpoint(tmp_path: Path) -> None:
@@ -108,16 +107,6 @@ def test_local_binds_127_0_0_1_only(tmp_path: Path) -> None:
 
 
 def test_local_without_the_local_extra_says_how_to_install_it(tmp_path: Path) -> None:
-    script = "import sys; sys.modules['moto'] = None\nfrom otel_cw_exporter.cli import main\nsys.exit(main(['local']))"
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        env=clean_environ(tmp_path),
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    line = one_error_line(done, 2)
+    line = error_without_moto(tmp_path, "local")
     assert "the local CloudWatch Logs endpoint needs the 'local' extra (moto is not installed)" in line
     assert "fix: pip install 'otel-cw-exporter[local]'" in line
