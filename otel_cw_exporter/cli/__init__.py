@@ -36,7 +36,16 @@ from otel_cw_exporter.cli.errors import (
     CliError,
     describe_error,
 )
-from otel_cw_exporter.cli.options import LEVELS, MIN_INTERVAL, interval_type, level_type, since_type, trace_id_type
+from otel_cw_exporter.cli.options import (
+    LEVELS,
+    MIN_INTERVAL,
+    endpoint_type,
+    interval_type,
+    level_type,
+    region_type,
+    since_type,
+    trace_id_type,
+)
 from otel_cw_exporter.cli.queries import cmd_queries_install, cmd_queries_list
 from otel_cw_exporter.cli.tail import cmd_tail
 from otel_cw_exporter.config import env_name
@@ -80,11 +89,13 @@ def build_parser() -> argparse.ArgumentParser:
     aws = _Parser(add_help=False)
     aws.add_argument(
         "--region",
+        type=region_type,
         help=f"AWS region (default: {env_name('region_name')}, then AWS_DEFAULT_REGION or the profile's; "
         "boto3 ignores AWS_REGION)",
     )
     aws.add_argument(
         "--endpoint-url",
+        type=endpoint_type,
         metavar="URL",
         help=f"CloudWatch Logs endpoint (default: {env_name('endpoint_url')}, then AWS_ENDPOINT_URL_CLOUDWATCH_LOGS)",
     )
@@ -101,13 +112,17 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     demo.add_argument(
-        "--endpoint-url", metavar="URL", help="send to this CloudWatch Logs endpoint instead of a local one"
+        "--endpoint-url",
+        type=endpoint_type,
+        metavar="URL",
+        help="send to this CloudWatch Logs endpoint instead of a local one",
     )
     demo.add_argument(
         "--aws", action="store_true", help="send to AWS with boto3's credentials and region (creates the group)"
     )
     demo.add_argument(
         "--region",
+        type=region_type,
         help="region, only with --aws/--endpoint-url (default: AWS_DEFAULT_REGION or the profile's; "
         "boto3 ignores AWS_REGION)",
     )
@@ -244,5 +259,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as error:
         if args.debug:
             raise
-        print(describe_error(error).line(), file=sys.stderr)
-        return EXIT_FAILED
+        problem = describe_error(error)
+        print(problem.line(), file=sys.stderr)
+        return problem.exit_code

@@ -20,7 +20,7 @@ import base64
 import binascii
 import re
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, TypeGuard
 
 __all__ = ["DEFAULT_MASK", "DEFAULT_MAX_DEPTH", "DEFAULT_SECRET_KEYS", "Redactor", "might_hold_token", "normalise_key"]
 
@@ -62,6 +62,11 @@ _MAX_KEY_CACHE = 4096
 def normalise_key(key: str) -> str:
     """``"X-Api.Key"`` -> ``"x_api_key"``: how keys are compared, so spellings of one name match."""
     return key.lower().translate(_NORMALISE)
+
+
+def is_key_name(name: object) -> TypeGuard[str]:
+    """Whether ``name`` can be a redaction key: text with more than separators in it."""
+    return isinstance(name, str) and bool(normalise_key(name).strip("_"))
 
 
 def _hinted(text: str) -> bool:
@@ -106,7 +111,7 @@ class Redactor:
         names = (keys,) if isinstance(keys, str) else tuple(keys)
         normalised: list[str] = []
         for name in names:
-            if not isinstance(name, str) or not normalise_key(name).strip("_"):
+            if not is_key_name(name):
                 raise ValueError(f"redaction keys must be non-empty names such as 'password', got {name!r}")
             normalised.append(normalise_key(name))
         if not isinstance(mask, str):
