@@ -3,6 +3,7 @@ and says what to change, never at the first export, never as another exception."
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import pickle
 from typing import Any
@@ -245,16 +246,19 @@ def test_an_endpoint_without_a_scheme_gets_a_fix_the_exporter_accepts(url: str) 
     fix_of(url)
 
 
-@settings(max_examples=20, deadline=None)  # a boto3 client takes ~0.1 s to build
+@functools.cache
+def session() -> Any:
+    """One session for the clients below: it loads the service model once."""
+    return boto3.session.Session(region_name="us-east-1", aws_access_key_id="a", aws_secret_access_key="b")
+
+
+@settings(max_examples=20, deadline=None)
 @given(ENDPOINT)
 def test_the_fix_is_an_endpoint_boto3_builds_a_client_for(url: str) -> None:
     instead = fix_of(url)
-    client = boto3.session.Session().client(
-        "logs", region_name="us-east-1", endpoint_url=instead, aws_access_key_id="a", aws_secret_access_key="b"
-    )
-    assert client.meta.endpoint_url == instead
+    assert session().client("logs", endpoint_url=instead).meta.endpoint_url == instead
     with pytest.raises(ValueError, match="Invalid endpoint"):  # what the unfixed one did, at the first export
-        boto3.session.Session().client("logs", region_name="us-east-1", endpoint_url=url)
+        session().client("logs", endpoint_url=url)
 
 
 ANYTHING = st.one_of(
