@@ -16,7 +16,7 @@ from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportRes
 from opentelemetry.sdk.resources import Resource
 
 from otel_cw_exporter import alerts, feedback
-from otel_cw_exporter.config import resolve
+from otel_cw_exporter.config import check_aws_variables, resolve
 from otel_cw_exporter.encode.event import Event, EventEncoder
 from otel_cw_exporter.encode.redaction import Redactor
 from otel_cw_exporter.records import timestamp_ns
@@ -91,8 +91,11 @@ class CloudWatchLogRecordExporter(LogRecordExporter):
         for name in ("self", "client", "meter_provider", "environ", "__class__"):
             arguments.pop(name, None)
         self.config = config = resolve(arguments, environ)
+        if client is None:  # the client we build reads boto3's variables: a bad one fails now, not at export
+            check_aws_variables(config, os.environ)
         route_list = routes_from_json(config.routes) if isinstance(config.routes, str) else list(config.routes)
-        self._router = Router(config.log_group_name, config.log_stream_name, route_list)
+        names = (config.source("log_group_name"), config.source("log_stream_name"))
+        self._router = Router(config.log_group_name, config.log_stream_name, route_list, sources=names)
         self._allowlist = EnvironmentAllowlist(config.environments) if config.environments else None
         redactor = Redactor() if config.redact_keys is None else Redactor(keys=tuple(config.redact_keys))
         self._encoder = EventEncoder(xray_trace_id=config.xray_trace_id, redactor=redactor)

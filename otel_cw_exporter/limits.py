@@ -33,3 +33,10 @@ RETENTION_DAYS = (
 )  # fmt: skip
 #: Tags per log group.
 MAX_TAGS = 50
+#: A tag's key: 1..128 characters; its value: 0..256.
+MAX_TAG_KEY_LENGTH = 128
+MAX_TAG_VALUE_LENGTH = 256
+#: Characters a tag key or value may hold besides Unicode letters, digits and spaces.
+TAG_EXTRA_CHARS = "_.:/=+-@"
+#: A KMS key id or ARN: at most 256 characters.
+MAX_KMS_KEY_ID_LENGTH = 256

@@ -36,7 +36,7 @@ def variable_of(message: str) -> str | None:
 def error_line(error: ConfigError, environ: Mapping[str, str] | None = None) -> str:
     """One line, as the command line reports configuration errors: what is wrong, then ``fix:``."""
     environ = os.environ if environ is None else environ
-    message = str(error)
+    message = error.problem
     variable = variable_of(message)
     if variable is None:
         fix = f"correct the {PREFIX}* variables"
@@ -46,7 +46,7 @@ def error_line(error: ConfigError, environ: Mapping[str, str] | None = None) -> 
         # Unsetting gives the default, except for the group name, which has none.
         unset = environ.get(variable) and variable != env_name("log_group_name")
         fix = f"set {variable} to a valid value" + (" or unset it" if unset else "")
-    return f"otel-cw-exporter: error: {message}; fix: {fix} (no log is exported to CloudWatch until then)"
+    return f"otel-cw-exporter: error: {message}; fix: {error.fix or fix} (no log is exported to CloudWatch until then)"
 
 
 class ZeroCodeLogRecordExporter(LogRecordExporter):

@@ -15,12 +15,12 @@ P = "OTEL_EXPORTER_CLOUDWATCH_LOGS_"
     ("suffix", "value", "says"),
     [
         ("TIMEOUT", "soon", f"{P}TIMEOUT='soon': expected a number of seconds"),
-        ("TIMEOUT", "-1", f"{P}TIMEOUT: timeout=-1.0: expected a positive number of seconds"),
-        ("MAX_CONCURRENCY", "100", f"{P}MAX_CONCURRENCY: max_concurrency=100: expected a whole number from 1 to 64"),
-        ("RETENTION_DAYS", "2", f"{P}RETENTION_DAYS: retention_days=2: CloudWatch accepts only 1, 3"),
+        ("TIMEOUT", "-1", f"{P}TIMEOUT=-1.0: expected a positive number of seconds"),
+        ("MAX_CONCURRENCY", "100", f"{P}MAX_CONCURRENCY=100: expected a whole number from 1 to 64"),
+        ("RETENTION_DAYS", "2", f"{P}RETENTION_DAYS=2: CloudWatch accepts only 1, 3"),
         ("ROUTES", "nojson", f"routes ({P}ROUTES): not valid JSON"),
-        ("STREAM_NAME", "{unclosed", f"{P}STREAM_NAME: log_stream_name='{{unclosed': log stream name template"),
-        ("ENVIRONMENTS", ",", f"{P}ENVIRONMENTS: environments is empty"),
+        ("STREAM_NAME", "{unclosed", f"{P}STREAM_NAME='{{unclosed': log stream name template"),
+        ("ENVIRONMENTS", ",", f"{P}ENVIRONMENTS is empty"),
         ("CREATE_GROUP", "maybe", f"{P}CREATE_GROUP='maybe': expected true or false"),
     ],
 )

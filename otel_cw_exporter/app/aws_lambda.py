@@ -11,13 +11,14 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar, overload
 
 from opentelemetry._logs import get_logger_provider
 
 from otel_cw_exporter.app import audit, configure
 
-F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def flush(timeout: float = 2.0, provider: Any = None) -> bool:
@@ -53,15 +54,28 @@ def flushing(timeout: float = 2.0, provider: Any = None) -> Iterator[None]:
         flush(timeout, provider)
 
 
-def flush_after(handler: F | None = None, *, timeout: float = 2.0, provider: Any = None) -> Any:
-    """Decorate a Lambda handler (``@flush_after`` or ``@flush_after(timeout=1.0)``)."""
+@overload
+def flush_after(handler: Callable[P, R], *, timeout: float = 2.0, provider: Any = None) -> Callable[P, R]: ...
 
-    def decorate(function: F) -> F:
+
+@overload
+def flush_after(
+    handler: None = None, *, timeout: float = 2.0, provider: Any = None
+) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
+
+
+def flush_after(
+    handler: Callable[P, R] | None = None, *, timeout: float = 2.0, provider: Any = None
+) -> Callable[P, R] | Callable[[Callable[P, R]], Callable[P, R]]:
+    """Decorate a Lambda handler (``@flush_after`` or ``@flush_after(timeout=1.0)``); the handler keeps
+    its signature, for type checkers too."""
+
+    def decorate(function: Callable[P, R]) -> Callable[P, R]:
         @functools.wraps(function)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
             with flushing(timeout, provider):
                 return function(*args, **kwargs)
 
-        return wrapper  # type: ignore[return-value]
+        return wrapper
 
     return decorate(handler) if handler is not None else decorate

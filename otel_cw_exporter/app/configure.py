@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from opentelemetry._logs import set_logger_provider
@@ -28,6 +28,7 @@ from otel_cw_exporter.app.audit import IdentityResolver
 from otel_cw_exporter.app.intake import SafeLoggerProvider
 from otel_cw_exporter.app.stdlib import OTelHandler
 from otel_cw_exporter.exporter import CloudWatchLogRecordExporter
+from otel_cw_exporter.route.routes import Route
 from otel_cw_exporter.send.delivery import GRACE
 
 _logger = logging.getLogger("otel_cw_exporter")
@@ -46,17 +47,56 @@ def setup(
     processor_options: Mapping[str, Any] | None = None,
     set_global: bool = True,
     handle_sigterm: bool = True,
-    **exporter_options: Any,
+    log_group_name: str | None = None,
+    log_stream_name: str | None = None,
+    client: Any = None,
+    region_name: str | None = None,
+    endpoint_url: str | None = None,
+    create_log_group: bool | None = None,
+    create_log_stream: bool | None = None,
+    timeout: float | None = None,
+    max_concurrency: int | None = None,
+    xray_trace_id: bool | None = None,
+    routes: Sequence[Route] | str | None = None,
+    environments: Sequence[str] | frozenset[str] | set[str] | None = None,
+    retention_days: int | None = None,
+    tags: Mapping[str, str] | None = None,
+    kms_key_id: str | None = None,
+    entity: bool | None = None,
+    redact_keys: Sequence[str] | frozenset[str] | set[str] | None = None,
+    meter_provider: Any = None,
+    environ: Mapping[str, str] | None = None,
 ) -> LoggerProvider:
     """Build the resource, exporter, processor and provider; configure ``cloudwatch_log``; return the provider.
 
-    ``exporter_options`` go to :class:`CloudWatchLogRecordExporter` (``log_group_name``, ``routes``,
-    ``environments``, ``client``...). ``bridge_stdlib`` puts an :class:`OTelHandler` on the root logger
+    The options from ``log_group_name`` on go to :class:`CloudWatchLogRecordExporter` as given (``None``:
+    its variable, else its default). ``bridge_stdlib`` puts an :class:`OTelHandler` on the root logger
     (``True`` for INFO, or a level). Calling it again returns the same provider: a second pipeline
     would send every record twice. The provider shuts down (and so flushes) at interpreter exit, on
     SIGTERM (``handle_sigterm``; see :mod:`otel_cw_exporter.app.sigterm`) and at the end of a
     ``multiprocessing`` child.
     """
+    exporter_options: dict[str, Any] = {
+        "log_group_name": log_group_name,
+        "log_stream_name": log_stream_name,
+        "client": client,
+        "region_name": region_name,
+        "endpoint_url": endpoint_url,
+        "create_log_group": create_log_group,
+        "create_log_stream": create_log_stream,
+        "timeout": timeout,
+        "max_concurrency": max_concurrency,
+        "xray_trace_id": xray_trace_id,
+        "routes": routes,
+        "environments": environments,
+        "retention_days": retention_days,
+        "tags": tags,
+        "kms_key_id": kms_key_id,
+        "entity": entity,
+        "redact_keys": redact_keys,
+        "meter_provider": meter_provider,
+        "environ": environ,
+    }
     arguments = {
         "service_name": service_name,
         "environment": environment,

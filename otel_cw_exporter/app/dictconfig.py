@@ -7,6 +7,7 @@ handler owns an OTel pipeline of its own, and delivers what it queued when ``log
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
@@ -16,6 +17,7 @@ from otel_cw_exporter.app import configure
 from otel_cw_exporter.app.intake import SafeLoggerProvider
 from otel_cw_exporter.app.stdlib import OTelHandler
 from otel_cw_exporter.exporter import CloudWatchLogRecordExporter
+from otel_cw_exporter.route.routes import Route
 
 
 def cloudwatch_handler(
@@ -24,7 +26,23 @@ def cloudwatch_handler(
     log_group_name: str | None = None,
     level: int | str = logging.NOTSET,
     processor_options: dict[str, Any] | None = None,
-    **exporter_options: Any,
+    client: Any = None,
+    region_name: str | None = None,
+    endpoint_url: str | None = None,
+    create_log_group: bool | None = None,
+    create_log_stream: bool | None = None,
+    timeout: float | None = None,
+    max_concurrency: int | None = None,
+    xray_trace_id: bool | None = None,
+    routes: Sequence[Route] | str | None = None,
+    environments: Sequence[str] | frozenset[str] | set[str] | None = None,
+    retention_days: int | None = None,
+    tags: Mapping[str, str] | None = None,
+    kms_key_id: str | None = None,
+    entity: bool | None = None,
+    redact_keys: Sequence[str] | frozenset[str] | set[str] | None = None,
+    meter_provider: Any = None,
+    environ: Mapping[str, str] | None = None,
 ) -> OTelHandler:
     """A handler that writes to one log stream, as a ``get_watchtower_handler(stream_name=...)`` helper's did.
 
@@ -40,7 +58,25 @@ def cloudwatch_handler(
     ``setup(bridge_stdlib=True, routes=[...])``.
     """
     exporter = CloudWatchLogRecordExporter(
-        log_group_name=log_group_name, log_stream_name=stream_name, **exporter_options
+        log_group_name=log_group_name,
+        log_stream_name=stream_name,
+        client=client,
+        region_name=region_name,
+        endpoint_url=endpoint_url,
+        create_log_group=create_log_group,
+        create_log_stream=create_log_stream,
+        timeout=timeout,
+        max_concurrency=max_concurrency,
+        xray_trace_id=xray_trace_id,
+        routes=routes,
+        environments=environments,
+        retention_days=retention_days,
+        tags=tags,
+        kms_key_id=kms_key_id,
+        entity=entity,
+        redact_keys=redact_keys,
+        meter_provider=meter_provider,
+        environ=environ,
     )
     shared = configure.provider()
     resource = shared.resource if shared is not None else Resource.create({})

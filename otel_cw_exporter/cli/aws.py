@@ -24,7 +24,14 @@ from botocore.exceptions import (
 
 from otel_cw_exporter.cli.errors import EXIT_USAGE, PROG, CliError, describe_error, hint, region_fix, warn
 from otel_cw_exporter.cli.render import stamp
-from otel_cw_exporter.config import ConfigError, ExporterConfig, env_name, resolve
+from otel_cw_exporter.config import (
+    ConfigError,
+    ExporterConfig,
+    check_aws_endpoint,
+    env_name,
+    region_problem,
+    resolve,
+)
 from otel_cw_exporter.version import __version__
 
 
@@ -87,14 +94,54 @@ def exporter_config(args: argparse.Namespace, group: str | None, *, need_group: 
         arguments["create_log_group"] = True
     has_group = bool(group) or bool(os.environ.get(env_name("log_group_name"), "").strip())
     if not has_group:
-        if need_group:
-            raise CliError("no log group configured", require_group_text(), EXIT_USAGE)
-        arguments["log_group_name"] = "-"  # resolve everything else; the group is not used
+        arguments["log_group_name"] = "-"  # resolve everything else first: a bad value is named even then
     try:
         config = resolve(arguments)
     except ConfigError as error:
-        raise CliError(f"invalid configuration: {error}", "correct the option or variable named", EXIT_USAGE) from None
+        raise InvalidConfiguration(error) from None
+    if not has_group and need_group:
+        raise CliError("no log group configured", require_group_text(), EXIT_USAGE)
     return config if has_group else None
+
+
+class InvalidConfiguration(CliError):
+    """An option or variable the exporter refuses: nothing after it can be checked with these values."""
+
+    def __init__(self, error: ConfigError) -> None:
+        super().__init__(
+            f"invalid configuration: {error.problem}", error.fix or "correct the option or variable named", EXIT_USAGE
+        )
+
+
+def refused_region(region: str, source: str) -> CliError | None:
+    """The error for a region botocore would refuse (exit 2, before any call), or None when it is fine."""
+    problem = region_problem(region)
+    if problem is None:
+        return None
+    return CliError(
+        f"invalid configuration: the region {region!r} (from {source}) {problem}",
+        f"pass --region us-east-1 (your region), or correct {source}",
+        EXIT_USAGE,
+    )
+
+
+def check_endpoint_variables() -> None:
+    """boto3's endpoint variables (``AWS_ENDPOINT_URL_CLOUDWATCH_LOGS``...), read when no endpoint is given:
+    one boto3 cannot use fails here, with exit 2, not as an unexpected error at the first call."""
+    try:
+        check_aws_endpoint(os.environ)
+    except ConfigError as error:
+        raise InvalidConfiguration(error) from None
+
+
+def region_source(args: argparse.Namespace) -> str:
+    """Where the region comes from: ``--region``, a variable, else the AWS profile."""
+    if getattr(args, "region", None):
+        return "--region"
+    for name in (env_name("region_name"), "AWS_DEFAULT_REGION"):
+        if os.environ.get(name):
+            return name
+    return "the AWS profile"
 
 
 def make_session(profile: str | None) -> Any:
@@ -119,10 +166,15 @@ def connect(args: argparse.Namespace, group: str | None, *, need_group: bool = T
         region_option = os.environ.get(env_name("region_name")) or None
     if config is None and not endpoint:
         endpoint = os.environ.get(env_name("endpoint_url")) or None
+    if not endpoint:
+        check_endpoint_variables()
     session = make_session(getattr(args, "profile", None))
     region = region_option or session.region_name
     if not region:
         raise CliError("no AWS region configured", region_fix(), EXIT_USAGE)
+    refused = refused_region(region, region_source(args))
+    if refused is not None:
+        raise refused
     try:
         credentials = session.get_credentials()
     except BotoCoreError as error:

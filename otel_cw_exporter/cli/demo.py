@@ -19,7 +19,15 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from otel_cw_exporter.cli.aws import Aws, fetch_events, is_loopback, make_session
+from otel_cw_exporter.cli.aws import (
+    Aws,
+    check_endpoint_variables,
+    fetch_events,
+    is_loopback,
+    make_session,
+    refused_region,
+    region_source,
+)
 from otel_cw_exporter.cli.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, PROG, CliError, describe_error, region_fix
 from otel_cw_exporter.cli.local import require_local_extra, shell_lines, start_endpoint, stopped, wait_until_stopped
 from otel_cw_exporter.cli.render import (
@@ -450,6 +458,11 @@ def run_remote(args: argparse.Namespace, out: Callable[[str], None] = print) -> 
     region = args.region or session.region_name
     if not region:
         raise CliError("no AWS region configured", region_fix(), EXIT_USAGE)
+    refused = refused_region(region, region_source(args))
+    if refused is not None:
+        raise refused
+    if not args.endpoint_url:
+        check_endpoint_variables()
     if session.get_credentials() is None:
         raise CliError(
             "no AWS credentials found",

@@ -21,7 +21,17 @@ from typing import Any, Literal
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ReadTimeoutError
 
-from otel_cw_exporter.cli.aws import configured_routes, exporter_config, is_loopback, make_session, name_ahead
+from otel_cw_exporter.cli.aws import (
+    InvalidConfiguration,
+    check_endpoint_variables,
+    configured_routes,
+    exporter_config,
+    is_loopback,
+    make_session,
+    name_ahead,
+    refused_region,
+    region_source,
+)
 from otel_cw_exporter.cli.errors import (
     ACCESS_DENIED,
     BAD_CREDENTIALS,
@@ -117,15 +127,6 @@ def _credentials_source(credentials: Any) -> str:
     return f"{method}, access key {masked}"
 
 
-def _region_source(args: argparse.Namespace) -> str:
-    if getattr(args, "region", None):
-        return "--region"
-    for name in (env_name("region_name"), "AWS_DEFAULT_REGION"):
-        if os.environ.get(name):
-            return name
-    return "the AWS profile"
-
-
 def _when_text(when: Mapping[str, Any]) -> str:
     def values(value: Any) -> str:
         return "|".join(as_text(v) for v in value) if isinstance(value, tuple) else as_text(value)
@@ -213,6 +214,8 @@ class Doctor:
         group = stream = group_why = stream_why = ""
         routes: list[Any] = []
         try:
+            if not (args.endpoint_url or os.environ.get(env_name("endpoint_url"), "").strip()):
+                check_endpoint_variables()
             self.config = exporter_config(args, args.group)
             if self.config is not None:
                 group, group_why = name_ahead(self.config.log_group_name, "group")
@@ -243,6 +246,9 @@ class Doctor:
             assert config_error is not None
             self.report(Check("configuration", "FAIL", config_error.message, config_error.fix, EXIT_USAGE))
         later = ("log group", "log stream", *(d.label for d in self.destinations), "test event", "retention")
+        if isinstance(config_error, InvalidConfiguration):  # no call with a value the exporter refuses
+            self.skip(("credentials", "region", "endpoint", *later), "needs a valid configuration")
+            return self.finish()
 
         session: Any = None
         try:
@@ -252,6 +258,7 @@ class Doctor:
             self.skip(("region", "endpoint", *later), "no AWS profile")
             return self.finish()
         region = args.region or (config.region_name if config else None) or session.region_name
+        refused = refused_region(region, region_source(args)) if region else None
         credentials = None
         try:
             credentials = session.get_credentials()
@@ -271,12 +278,14 @@ class Doctor:
                     Check("credentials", "FAIL", "no AWS credentials found", hint("NoCredentialsError"), EXIT_USAGE)
                 )
         else:
-            self.report(self.check_identity(session, credentials, region, config))
-        if region:
-            self.report(Check("region", "PASS", f"{region} (from {_region_source(args)})"))
+            self.report(self.check_identity(session, credentials, None if refused else region, config))
+        if refused is not None:
+            self.report(Check("region", "FAIL", refused.message, refused.fix, EXIT_USAGE))
+        elif region:
+            self.report(Check("region", "PASS", f"{region} (from {region_source(args)})"))
         else:
             self.report(Check("region", "FAIL", "no AWS region configured", region_fix(), EXIT_USAGE))
-        if credentials is None or not region:
+        if credentials is None or not region or refused is not None:
             self.skip(("endpoint", *later), "needs credentials and a region")
             return self.finish()
         endpoint = (
@@ -341,7 +350,7 @@ class Doctor:
     ) -> Check:
         source = _credentials_source(credentials)
         if not region:
-            return Check("credentials", "PASS", f"found ({source}); caller identity not checked: no region")
+            return Check("credentials", "PASS", f"found ({source}); caller identity not checked: no usable region")
         logs_endpoint = self.args.endpoint_url or (config.endpoint_url if config else None)
         if logs_endpoint is None:
             logs_endpoint = session.client("logs", region_name=region).meta.endpoint_url

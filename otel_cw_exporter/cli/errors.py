@@ -31,6 +31,7 @@ from botocore.exceptions import (
     ConnectionClosedError,
     ConnectTimeoutError,
     EndpointConnectionError,
+    InvalidRegionError,
     NoCredentialsError,
     NoRegionError,
     ParamValidationError,
@@ -135,6 +136,12 @@ def describe_error(
         return CliError("no AWS credentials found", hint("NoCredentialsError"), EXIT_USAGE)
     if isinstance(error, NoRegionError):
         return CliError("no AWS region configured", region_fix(), EXIT_USAGE)
+    if isinstance(error, InvalidRegionError):  # a region botocore refuses, from wherever boto3 read it
+        return CliError(
+            f"invalid configuration: {error}",
+            "pass --region us-east-1 (your region), or correct AWS_DEFAULT_REGION or the profile's region",
+            EXIT_USAGE,
+        )
     if isinstance(error, ProfileNotFound):
         return CliError(str(error), "check --profile or AWS_PROFILE", EXIT_USAGE)
     if isinstance(error, _UNREACHABLE):

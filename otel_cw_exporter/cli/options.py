@@ -1,4 +1,5 @@
-"""Argument types of the command line: durations and times, trace ids, levels, poll intervals.
+"""Argument types of the command line: durations and times, trace ids, levels, poll intervals, the region
+and the endpoint (by the exporter's own checks, so the command line and the exporter accept the same values).
 
 Each raises ``argparse.ArgumentTypeError`` with what it expected, so a bad value is a usage error (exit 2).
 """
@@ -11,6 +12,8 @@ import re
 import time
 from datetime import datetime, timezone
 from typing import Any
+
+from otel_cw_exporter.config import endpoint_problem, region_problem, setting
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|secs|m|min|mins|h|hr|hrs|d|day|days|w)\s*$", re.IGNORECASE)
 
@@ -91,3 +94,22 @@ def interval_type(text: str) -> float:
 
 #: The shortest --interval: more often than this only loads the endpoint (and the account's quota).
 MIN_INTERVAL = 0.1
+
+
+def region_type(text: str) -> str:
+    """A region name boto3 accepts (botocore's rule); refused at parse, before any AWS call."""
+    problem = region_problem(text)
+    if problem:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} {problem}; fix: pass a region, as in {setting('--region', 'us-east-1')}"
+        )
+    return text
+
+
+def endpoint_type(text: str) -> str:
+    """An endpoint URL with a scheme (http or https) and a host; refused at parse, before any AWS call."""
+    found = endpoint_problem(text)
+    if found:
+        problem, instead = found
+        raise argparse.ArgumentTypeError(f"{text!r} {problem}; fix: pass {setting('--endpoint-url', instead)}")
+    return text

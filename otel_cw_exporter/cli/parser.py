@@ -23,7 +23,16 @@ from otel_cw_exporter.cli.errors import (
     describe_error,
 )
 from otel_cw_exporter.cli.local import DEFAULT_PORT, cmd_local, port_type
-from otel_cw_exporter.cli.options import LEVELS, MIN_INTERVAL, interval_type, level_type, since_type, trace_id_type
+from otel_cw_exporter.cli.options import (
+    LEVELS,
+    MIN_INTERVAL,
+    endpoint_type,
+    interval_type,
+    level_type,
+    region_type,
+    since_type,
+    trace_id_type,
+)
 from otel_cw_exporter.cli.queries import cmd_queries_install, cmd_queries_list
 from otel_cw_exporter.cli.stopping import interrupted, stop_on
 from otel_cw_exporter.cli.tail import cmd_tail
@@ -68,11 +77,13 @@ def build_parser() -> argparse.ArgumentParser:
     aws = _Parser(add_help=False)
     aws.add_argument(
         "--region",
+        type=region_type,
         help=f"AWS region (default: {env_name('region_name')}, then AWS_DEFAULT_REGION or the profile's; "
         "boto3 ignores AWS_REGION)",
     )
     aws.add_argument(
         "--endpoint-url",
+        type=endpoint_type,
         metavar="URL",
         help=f"CloudWatch Logs endpoint (default: {env_name('endpoint_url')}, then AWS_ENDPOINT_URL_CLOUDWATCH_LOGS)",
     )
@@ -98,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument(
         "--endpoint-url",
+        type=endpoint_type,
         metavar="URL",
         help=f"send to this CloudWatch Logs endpoint instead of a local one (for one of `{PROG} local`: "
         "with the variables it prints)",
@@ -107,6 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument(
         "--region",
+        type=region_type,
         help="region, only with --aws/--endpoint-url (default: AWS_DEFAULT_REGION or the profile's; "
         "boto3 ignores AWS_REGION)",
     )
@@ -280,7 +293,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             except Exception as error:
                 if debug:
                     raise
-                print(describe_error(error).line(), file=sys.stderr)
-                return EXIT_FAILED
+                problem = describe_error(error)
+                print(problem.line(), file=sys.stderr)
+                return problem.exit_code
     except KeyboardInterrupt:
         return interrupted(words, restore=argv is not None)

@@ -27,7 +27,7 @@ import base64
 import binascii
 import re
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, TypeGuard
 
 __all__ = ["DEFAULT_MASK", "DEFAULT_MAX_DEPTH", "DEFAULT_SECRET_KEYS", "Redactor", "normalise_key"]
 
@@ -84,6 +84,11 @@ def _compact(name: str) -> str:
     return normalise_key(name).replace("_", "")
 
 
+def is_key_name(name: object) -> TypeGuard[str]:
+    """Whether ``name`` can be a redaction key: text with more than separators in it."""
+    return isinstance(name, str) and bool(_compact(name))
+
+
 def _whole(text: str, match: re.Match[str]) -> bool:
     """Whether the match is the entire (stripped) string: then it is a header value, masked as is."""
     return match.start() == len(text) - len(text.lstrip()) and match.end() == len(text.rstrip())
@@ -117,7 +122,7 @@ class Redactor:
         names = (keys,) if isinstance(keys, str) else tuple(keys)
         normalised: list[str] = []
         for name in names:
-            if not isinstance(name, str) or not _compact(name):
+            if not is_key_name(name):
                 raise ValueError(f"redaction keys must be non-empty names such as 'password', got {name!r}")
             normalised.append(normalise_key(name))
         if not isinstance(mask, str):

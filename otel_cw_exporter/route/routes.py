@@ -214,10 +214,16 @@ class Router:
     __slots__ = ("_fixed", "_group", "_routes", "_stream")
 
     def __init__(
-        self, log_group_name: str, log_stream_name: str, routes: Sequence[Route | Mapping[str, Any]] = ()
+        self,
+        log_group_name: str,
+        log_stream_name: str,
+        routes: Sequence[Route | Mapping[str, Any]] = (),
+        *,
+        sources: tuple[str, str] = ("log_group_name", "log_stream_name"),
     ) -> None:
-        group = _template(log_group_name, "group", "log_group_name")
-        stream = _template(log_stream_name, "stream", "log_stream_name")
+        """``sources``: what errors name for the two names (the variables they came from, if they did)."""
+        group = _template(log_group_name, "group", sources[0])
+        stream = _template(log_stream_name, "stream", sources[1])
         if group is None or stream is None:
             raise ConfigError("log_group_name and log_stream_name are required")
         self._group, self._stream = group, stream
