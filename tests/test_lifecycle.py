@@ -351,3 +351,35 @@ def test_spawned_children_deliver_with_setup_as_their_initializer(
     assert done.returncode == 0, done.stderr
     assert int(done.stdout) >= 1
     assert sorted(e["extra"]["n"] for e in cloudwatch_logs.events("life", method)) == list(range(20))
+
+
+SIGTERMED = """
+import os, signal, time
+import otel_cw_exporter
+
+otel_cw_exporter.setup(
+    service_name="life", log_group_name="life", log_stream_name="sigterm", create_log_group=True,
+    processor_options={"schedule_delay_millis": 60000},
+)
+for n in range(100):
+    otel_cw_exporter.cloudwatch_log(None, "queued", {"log_type": "Audit", "n": n}, user_email="a@b.c")
+os.kill(os.getpid(), signal.SIGTERM)  # the default action: before, no Python ran and all 100 were lost
+time.sleep(30)
+"""
+
+
+def test_sigterm_with_its_default_action_delivers_then_ends_the_process_by_sigterm(
+    cloudwatch_logs: LocalCloudWatchLogs, tmp_path: Path
+) -> None:
+    script = tmp_path / "sigtermed.py"
+    script.write_text(SIGTERMED)
+    done = subprocess.run(
+        [sys.executable, str(script)],
+        env={**os.environ, **cloudwatch_logs.environ},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == -15, done.stderr  # ended by SIGTERM, as it would have been
+    assert sorted(e["extra"]["n"] for e in cloudwatch_logs.events("life", "sigterm")) == list(range(100))
