@@ -5,8 +5,9 @@ extra; about 5 us less per event), the stdlib encoder with a ``default`` hook, a
 (NaN, a cycle, absurd nesting, keys that are not strings), one walk that rebuilds the value from safe
 parts. orjson refuses by itself what needs the slower tiers (lone surrogates, integers beyond 64 bits,
 keys that are not strings, deep nesting), except NaN and infinities, which it writes as ``null``: its
-output is kept only when it holds no ``null`` at all. The tiers give the same JSON values; only the
-spelling of some floats differs (``1e16`` against ``1e+16``).
+output is kept only when it holds no ``null`` at all. The tiers give the same JSON values and the same
+bytes, but for the spelling of some floats (orjson's ``1e-7`` and ``0.00001``, the stdlib's ``1e-07`` and
+``1e-05``).
 """
 
 from __future__ import annotations

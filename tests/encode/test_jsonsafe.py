@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from otel_cw_exporter.encode import jsonsafe
 from otel_cw_exporter.encode.event import EventEncoder
+from otel_cw_exporter.encode.jsonsafe import dumps
 from otel_cw_exporter.limits import EVENT_OVERHEAD, MAX_EVENT_BYTES
 from tests.support import SPAN, TRACE, encode, make_record, orjson_tier
 
@@ -178,3 +179,36 @@ def test_integers_python_will_not_print_become_a_note(enabled: bool) -> None:
         body = encode(make_record(10**5000, {"big": -(10**6000), "fine": 10**100}))
     assert body["message"] == "<int of 16610 bits>"
     assert body["extra"]["big"] == "<int of 19932 bits>" and body["extra"]["fine"] == 10**100
+
+
+def without_floats(value: Any) -> Any:
+    """``value`` with every float replaced by a marker string: what is left must be spelled alike."""
+    if isinstance(value, float):
+        return f"<float {value!r}>"
+    if isinstance(value, dict):
+        return {key: without_floats(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [without_floats(item) for item in value]
+    return value
+
+
+@settings(max_examples=300, deadline=None)
+@given(body=json_values, attributes=st.dictionaries(st.text(), json_values, max_size=5))
+def test_the_tiers_differ_only_in_how_floats_are_spelled(body: Any, attributes: dict[str, Any]) -> None:
+    # What the README says of the fast extra: the same JSON values; floats may be spelled differently
+    # (1e-07 against 1e-7, 1e-05 against 0.00001), every other byte is the same.
+    plain = make_record(without_floats(body), without_floats(attributes))
+    with orjson_tier(True):
+        fast = EventEncoder().encode(plain).message
+    with orjson_tier(False):
+        slow = EventEncoder().encode(plain).message
+    assert fast == slow
+
+
+def test_how_the_tiers_spell_floats() -> None:
+    with orjson_tier(True):
+        fast = dumps([1e-7, 1e-05, 1e16, 0.1])
+    with orjson_tier(False):
+        slow = dumps([1e-7, 1e-05, 1e16, 0.1])
+    assert (fast, slow) == ("[1e-7,0.00001,1e+16,0.1]", "[1e-07,1e-05,1e+16,0.1]")
+    assert json.loads(fast) == json.loads(slow)
