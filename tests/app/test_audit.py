@@ -84,7 +84,7 @@ def test_a_thousand_concurrent_calls_in_an_event_loop(
         for i in range(1000)
     ]
 
-    async def scenario() -> tuple[float, float]:
+    async def scenario() -> tuple[float, float, float]:
         lag = 0.0
         stop = False
 
@@ -103,23 +103,29 @@ def test_a_thousand_concurrent_calls_in_an_event_loop(
         started = time.perf_counter()
         await asyncio.gather(*(handle(i) for i in range(1000)))
         calls = time.perf_counter() - started
+        lag = 0.0  # from here on, the stalls of the loop while the worker checks 1,000 signatures
+        resolving = time.perf_counter()
         while audit._worker._queue.unfinished_tasks:  # the worker resolves while the loop keeps ticking
             await asyncio.sleep(0.005)
+        resolved = time.perf_counter() - resolving
         stop = True
         await ticking
-        return lag, calls
+        return lag, calls, resolved
 
-    lag, calls = asyncio.run(scenario())
+    lag, calls, resolved = asyncio.run(scenario())
     flush(configured)
     events = cloudwatch_logs.events(GROUP, "audit")
     assert sorted(e["extra"]["n"] for e in events) == list(range(1000))
     by_time = sorted(events, key=lambda e: (e["@timestamp"], e["timestamp"]))
     assert [e["extra"]["n"] for e in by_time] == list(range(1000))  # call order kept in event time
     assert all(e["extra"]["user_email"] == f"user{e['extra']['n']}@example.com" for e in events)
-    print(f"event loop: 1,000 calls took {calls * 1000:.1f} ms; longest stall while they resolved: {lag * 1000:.1f} ms")
-    # Resolving on the loop took 600+ ms here; off the loop a stall is one GIL switch interval or so.
-    # A bound on blocking with room for a shared machine, not a speed target.
-    assert lag < 0.15
+    print(
+        f"event loop: 1,000 calls took {calls * 1000:.1f} ms; the worker resolved them in {resolved * 1000:.1f} ms,"
+        f" the loop's longest stall meanwhile: {lag * 1000:.1f} ms"
+    )
+    # Resolved on the loop, the loop would stall for as long as the resolving takes (600+ ms here). Off
+    # the loop a stall is a GIL switch or so: a ratio of the two, so a busy machine slows both alike.
+    assert lag < resolved / 3
 
 
 def test_outside_an_event_loop_a_worker_keeps_order(
