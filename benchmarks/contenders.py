@@ -1,7 +1,8 @@
 """The five contenders, each built the way its users build it, all pointed at the same local sink.
 
 - ``ours``: SDK + ``BatchLogRecordProcessor`` + ``CloudWatchLogRecordExporter`` (boto3 client on the sink).
-- ``watchtower``: stdlib ``CloudWatchLogHandler(use_queues=True)`` with a JSON formatter (the seed's setup).
+- ``watchtower``: stdlib ``CloudWatchLogHandler(use_queues=True)`` with a JSON formatter (the setup this
+  package replaces).
 - ``otlp``: SDK + ``BatchLogRecordProcessor`` + ``OTLPLogExporter`` (protobuf over HTTP).
 - ``noop``: SDK + ``BatchLogRecordProcessor`` + an exporter that does nothing: the pipeline's floor.
 - ``floor``: no SDK: build the dict, ``orjson.dumps`` it, one HTTP POST per 10,000 events.
@@ -274,7 +275,7 @@ class FloorApi:
 
 
 class JsonFormatter(logging.Formatter):
-    """The seed's ``"formatter": "json"`` for watchtower: the same fields, stdlib ``json``."""
+    """The replaced setup's ``"formatter": "json"`` for watchtower: the same fields, stdlib ``json``."""
 
     def __init__(self) -> None:
         super().__init__()

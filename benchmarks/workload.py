@@ -1,4 +1,4 @@
-"""The one workload every contender gets: the seed's Security event, emitted inside an active span.
+"""The one workload every contender gets: the application's Security event, emitted inside an active span.
 
 ``transactional.info("Added secret", extra={"extra": {...six fields...}})`` from a service whose
 resource is ``service.name=integrates``, ``deployment.environment.name=production``: about 400 bytes
@@ -44,7 +44,7 @@ except ImportError:  # the CI's test extra has no orjson: the floor falls back t
 LOGGER_NAME = "transactional"
 MESSAGE = "Added secret"
 RESOURCE_ATTRIBUTES: dict[str, str] = {"service.name": "integrates", "deployment.environment.name": "production"}
-#: Exactly the two attributes (``Resource.create`` would add telemetry.sdk.*; the seed's events do not have them).
+#: Exactly the two attributes (``Resource.create`` would add telemetry.sdk.*; the application's events have none).
 RESOURCE = Resource(RESOURCE_ATTRIBUTES)
 GROUP = "integrates"
 STREAM = "transactional"
@@ -57,7 +57,7 @@ TRACER = _tracer_provider.get_tracer("benchmark")
 
 
 def extra_for(i: int) -> dict[str, Any]:
-    """The seed's nested ``extra`` for record ``i`` (a fresh dict per call, as the application makes one)."""
+    """The application's nested ``extra`` for record ``i`` (a fresh dict per call, as the application makes one)."""
     return {
         "environment": "production",
         "user_email": USERS[i % 7],
@@ -88,7 +88,7 @@ def spans(total: int) -> Iterator[Callable[[int], None]]:
 
 
 def emit_stdlib(logger: logging.Logger, start: int, count: int, rotate: Callable[[int], None]) -> None:
-    """``count`` records through stdlib logging, the way the seed logs."""
+    """``count`` records through stdlib logging, the way the application logs."""
     info = logger.info
     for i in range(start, start + count):
         rotate(i)
