@@ -7,8 +7,9 @@ The pipeline, run by :class:`CloudWatchLogRecordExporter` (``exporter``) on the 
               redaction, truncation     environments               client, delivery (I/O)
 
 Beside it: ``config`` (options, ``ConfigError``), ``records`` (reading an SDK record), ``limits`` (the
-API's limits), ``telemetry`` (counters, metrics, warnings), ``feedback`` (our own logging kept out) and
-``zero_code`` (the exporter ``opentelemetry-instrument`` builds from the variables).
+API's limits), ``telemetry`` (counters, metrics, warnings), ``alerts`` (warnings reach a person),
+``feedback`` (our own logging kept out) and ``zero_code`` (the exporter ``opentelemetry-instrument``
+builds from the variables).
 ``app/`` is the application side (``setup``, the stdlib bridge, ``cloudwatch_log``, JWT identity,
 Lambda); ``cli/`` the command line, one module per command; ``testing/`` the local endpoint.
 
