@@ -28,13 +28,14 @@ def clean_attributes(attributes: Mapping[Any, Any] | None) -> dict[str, Any] | N
     if not attributes:
         return None if attributes is None else {}
     if type(attributes) is dict and all(type(key) is str for key in attributes):
-        dirty = [key for key, value in attributes.items() if clean(value) is not value]
-        if not dirty:
-            return attributes
-        cleaned = dict(attributes)
-        for key in dirty:
-            cleaned[key] = clean(attributes[key])
-        return cleaned
+        cleaned: dict[str, Any] | None = None
+        for key, value in attributes.items():
+            made = clean(value)
+            if made is not value:
+                if cleaned is None:
+                    cleaned = dict(attributes)
+                cleaned[key] = made
+        return attributes if cleaned is None else cleaned
     try:
         items = list(attributes.items())
     except Exception:
