@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from otel_cw_exporter.encode.event import Event
 from otel_cw_exporter.feedback import exporting
@@ -51,36 +51,54 @@ class Request:
     entity: dict[str, Any] | None = None
 
 
+class Losses(Protocol):
+    """Who hears of every event that will not be stored, with the events themselves (a spool keeps
+    them, the integrity trail announces them), not only their count."""
+
+    def lost(self, group: str, stream: str, events: Sequence[Event], reason: str) -> bool:
+        """``events`` will not be stored for ``reason`` (a :data:`~telemetry.DROP_REASONS` name); True
+        when they were kept for later (then they are not counted as dropped)."""
+        ...
+
+    def found(self, group: str, stream: str, events: Sequence[Event], reason: str, kept: bool) -> None:
+        """``events``, reported lost for ``reason`` (and ``kept`` or not), were stored after all."""
+        ...
+
+
 class _Job:
     """One request of one export. Its events are counted exactly once: as sent, rejected or dropped by
     its sender thread, or, when the export's time is up first, as dropped by the export itself."""
 
-    __slots__ = ("abandoned", "done", "lock", "ok", "request", "unsettled")
+    __slots__ = ("abandoned", "done", "kept", "lock", "ok", "request", "settled", "unsettled")
 
     def __init__(self, request: Request) -> None:
         self.request = request
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()
         self.unsettled = len(request.events)
+        self.settled: list[Sequence[Event]] = []  # the parts the sender counted
         self.abandoned: str | None = None  # the reason its events were counted under, once abandoned
+        self.kept = False  # whether the abandoned events were kept for later (see :class:`Losses`)
         self.done = False
         self.ok = True
 
-    def settle(self, count: int) -> bool:
-        """Claim ``count`` events for the sender to count; False when the export already counted them."""
+    def settle(self, events: Sequence[Event]) -> bool:
+        """Claim ``events`` for the sender to count; False when the export already counted them."""
         with self.lock:
             if self.abandoned is not None:
                 return False
-            self.unsettled -= count
+            self.unsettled -= len(events)
+            self.settled.append(events)
             return True
 
-    def abandon(self, reason: str) -> int:
-        """The events still unsettled, now the export's to count (0 when the job finished first)."""
+    def abandon(self, reason: str) -> list[Event]:
+        """The events still unsettled, now the export's to count (none when the job finished first)."""
         with self.lock:
-            if self.done or self.abandoned is not None:
-                return 0
+            if self.done or self.abandoned is not None or not self.unsettled:
+                return []
             self.abandoned = reason
-            count, self.unsettled = self.unsettled, 0
-            return count
+            self.unsettled = 0
+            settled = {id(event) for part in self.settled for event in part}
+            return [event for event in self.request.events if id(event) not in settled]
 
 
 class _Batch:
@@ -120,9 +138,11 @@ class Delivery:
         group_settings: GroupSettings | None = None,
         max_concurrency: int = 4,
         backoff: Backoff | None = None,
+        losses: Losses | None = None,
     ) -> None:
         self._client_factory = client_factory
         self._telemetry = telemetry
+        self._losses = losses
         self._create_group = create_log_group
         self._create_stream = create_log_stream
         self._group_settings = group_settings or GroupSettings()
@@ -220,18 +240,25 @@ class Delivery:
             ok = True
             reason = "retry_budget"  # retryable trouble (or none yet) until the time ran out
             for job in jobs:
-                count = job.abandon(reason)
-                if count:
-                    request = job.request
-                    self._telemetry.drop(
-                        reason, count, f" in {request.group}/{request.stream} (no answer before the export's deadline)"
-                    )
-                ok = ok and job.ok and not count
+                with job.lock:
+                    left = job.abandon(reason)
+                    if left:  # under the job's lock: a late answer waits until the loss is recorded
+                        job.kept = self.lose(job.request, left, reason, " (no answer before the export's deadline)")
+                ok = ok and job.ok and not left
             return ok
+
+    def lose(self, request: Request, events: Sequence[Event], reason: str, detail: str = "") -> bool:
+        """Events of ``request`` that will not be stored: kept by :class:`Losses` (True) or counted as dropped."""
+        if not events:
+            return False
+        if self._losses is not None and self._losses.lost(request.group, request.stream, events, reason):
+            return True
+        self._telemetry.drop(reason, len(events), f" in {request.group}/{request.stream}{detail}")
+        return False
 
     def _drop_all(self, requests: Sequence[Request], reason: str, detail: str) -> None:
         for request in requests:
-            self._telemetry.drop(reason, len(request.events), f" in {request.group}/{request.stream}{detail}")
+            self.lose(request, request.events, reason, detail)
 
     @contextmanager
     def _busy(self) -> Iterator[None]:
@@ -275,8 +302,9 @@ class Delivery:
                     job.ok = self._deliver(job, deadline)
                 except BaseException:  # never expected; the job's events must still be counted
                     job.ok = False
-                    count = job.abandon("non_retryable")
-                    self._telemetry.drop("non_retryable", count, " (unexpected error while sending)")
+                    self.lose(
+                        job.request, job.abandon("non_retryable"), "non_retryable", " (unexpected error while sending)"
+                    )
                     _logger.debug("otel-cw-exporter: unexpected error while sending", exc_info=True)
                 finally:
                     batch.finish(job)
@@ -290,29 +318,41 @@ class Delivery:
         request = job.request
         parts = [request.events]
         ok = True
-        where = f" in {request.group}/{request.stream}"
         while parts:
             events = parts.pop()
             verdict, response = self._put_with_retries(request, events, deadline)
             if verdict is None:
-                if not job.settle(len(events)) and job.abandoned is not None:
-                    self._telemetry.undrop(job.abandoned, len(events))  # the answer came after all
-                self._count_response(response, len(events))
+                if not job.settle(events):
+                    self._found_late(job, events)
+                self._count_response(request, events, response)
                 continue
             if verdict is Verdict.INVALID:
                 if len(events) > 1:
                     half = len(events) // 2
                     parts.extend((events[half:], events[:half]))
-                elif job.settle(1):
-                    self._telemetry.drop("rejected", 1, where)
+                elif job.settle(events):
+                    self.lose(request, events, "rejected")
                 continue
             ok = False
             reason = "non_retryable" if verdict is Verdict.FATAL else "retry_budget"
-            count = len(events) + sum(map(len, parts))
-            if job.settle(count):
-                self._telemetry.drop(reason, count, where)
+            left = [event for part in (events, *reversed(parts)) for event in part]
+            if job.settle(left):
+                self.lose(request, left, reason)
             parts.clear()
         return ok
+
+    def _found_late(self, job: _Job, events: Sequence[Event]) -> None:
+        """The answer for events the export already counted as not delivered came after all."""
+        with job.lock:  # the export records the loss under this lock: it is recorded by now
+            reason, kept = job.abandoned, job.kept
+        if reason is None:
+            return
+        if kept and self._losses is not None:
+            self._losses.found(job.request.group, job.request.stream, events, reason, kept)
+            return
+        self._telemetry.undrop(reason, len(events))
+        if self._losses is not None:
+            self._losses.found(job.request.group, job.request.stream, events, reason, kept)
 
     def _put_with_retries(self, request: Request, events: list[Event], deadline: float) -> tuple[Verdict | None, Any]:
         """Put ``events`` (all or part of ``request``) until stored (None and the answer) or a verdict says stop."""
@@ -387,15 +427,19 @@ class Delivery:
             raise InvalidResponseError(str(problem))
         return response
 
-    def _count_response(self, response: Any, count: int) -> None:
+    def _count_response(self, request: Request, events: Sequence[Event], response: Any) -> None:
+        count = len(events)
         rejected = response.get("rejectedLogEventsInfo") or {}
-        too_new = count - rejected["tooNewLogEventStartIndex"] if "tooNewLogEventStartIndex" in rejected else 0
-        too_old = rejected.get("tooOldLogEventEndIndex", -1) + 1
-        expired = max(0, rejected.get("expiredLogEventEndIndex", -1) + 1 - too_old)
-        self._telemetry.drop("too_new", too_new, " (rejected by CloudWatch)")
-        self._telemetry.drop("too_old", too_old, " (rejected by CloudWatch)")
-        self._telemetry.drop("expired", expired, " (older than the group's retention)")
-        self._telemetry.add("events_sent", count - too_new - too_old - expired)
+        if not rejected:
+            self._telemetry.add("events_sent", count)
+        else:
+            new_from = min(count, max(0, rejected.get("tooNewLogEventStartIndex", count)))
+            old_to = min(new_from, max(0, rejected.get("tooOldLogEventEndIndex", -1) + 1))
+            expired_to = min(new_from, max(old_to, rejected.get("expiredLogEventEndIndex", -1) + 1))
+            self.lose(request, events[new_from:], "too_new", " (rejected by CloudWatch)")
+            self.lose(request, events[:old_to], "too_old", " (rejected by CloudWatch)")
+            self.lose(request, events[old_to:expired_to], "expired", " (older than the group's retention)")
+            self._telemetry.add("events_sent", count - (count - new_from) - expired_to)
         if response.get("rejectedEntityInfo"):
             self._telemetry.add("rejected_entities")
 
