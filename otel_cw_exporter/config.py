@@ -238,14 +238,20 @@ ENVIRONMENT: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "kms_key_id": ("KMS_KEY_ID", _text),
     "entity": ("ENTITY", _bool),
     "redact_keys": ("REDACT_KEYS", _set),
+    "integrity": ("INTEGRITY", _bool),
+    "integrity_key": ("INTEGRITY_KEY", _text),
+    "integrity_key_file": ("INTEGRITY_KEY_FILE", _text),
 }
+#: Bytes an integrity key has at least: HMAC with a shorter secret can be guessed.
+MIN_KEY_BYTES = 16
+_KEY_FIX = "use a random secret of at least 16 bytes, e.g. `python -c 'import secrets; print(secrets.token_hex(32))'`"
 
 
 def env_name(option: str) -> str:
     return PREFIX + ENVIRONMENT[option][0]
 
 
-_BOOLEANS = ("create_log_group", "create_log_stream", "xray_trace_id", "entity")
+_BOOLEANS = ("create_log_group", "create_log_stream", "xray_trace_id", "entity", "integrity")
 
 
 def _is_number(value: object) -> bool:
@@ -272,12 +278,54 @@ class ExporterConfig:
     kms_key_id: str | None = None
     entity: bool = False
     redact_keys: frozenset[str] | None = None
+    integrity: bool = False
+    integrity_key: str | bytes | None = field(default=None, repr=False)
+    integrity_key_file: str | None = None
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
     """Option -> the variable its value came from (options given as arguments are not in it)."""
 
     def source(self, option: str) -> str:
         """What a message names for ``option``: the variable its value came from, else the option."""
         return self.sources.get(option, option)
+
+    def integrity_secret(self) -> bytes | None:
+        """The integrity key's bytes (from ``integrity_key`` or its file); None: plain SHA-256 chains."""
+        key, path = self.integrity_key, self.integrity_key_file
+        if path is not None:
+            try:
+                with open(path, "rb") as file:
+                    key = file.read().rstrip(b"\r\n")
+            except OSError as error:
+                raise ConfigError(
+                    f"{self.source('integrity_key_file')}={path!r}: cannot read it ({error.strerror or error})",
+                    "give a readable file holding the key",
+                ) from None
+        if key is None:
+            return None
+        return key.encode("utf-8") if isinstance(key, str) else bytes(key)
+
+    def _check_integrity(self) -> None:
+        label = self.source
+        key, path = self.integrity_key, self.integrity_key_file
+        if key is not None and not isinstance(key, (str, bytes)):
+            raise ConfigError(f"{label('integrity_key')} must be text or bytes, not {type(key).__name__}", _KEY_FIX)
+        if path is not None and not isinstance(path, str):
+            raise ConfigError(f"{label('integrity_key_file')}={path!r}: expected a file path")
+        if key is not None and path is not None:
+            raise ConfigError(
+                f"both {label('integrity_key')} and {label('integrity_key_file')} are set",
+                "give the key one way only",
+            )
+        if (key is not None or path is not None) and not self.integrity:
+            named = label("integrity_key") if key is not None else label("integrity_key_file")
+            raise ConfigError(
+                f"{named} is set but integrity is off",
+                f"also pass integrity=True or set {env_name('integrity')}=true",
+            )
+        secret = self.integrity_secret()
+        if secret is not None and len(secret) < MIN_KEY_BYTES:
+            named = label("integrity_key") if key is not None else label("integrity_key_file")
+            raise ConfigError(f"{named}: the key has {len(secret)} byte(s), fewer than {MIN_KEY_BYTES}", _KEY_FIX)
 
     def __post_init__(self) -> None:
         label = self.source
@@ -321,6 +369,7 @@ class ExporterConfig:
         if not isinstance(routes, str) and (isinstance(routes, Mapping) or not isinstance(routes, Iterable)):
             fix = "wrap the one route in [...]" if isinstance(routes, Mapping) else ""
             raise ConfigError(f"{label('routes')}={routes!r}: expected a list of routes, or their JSON text", fix)
+        self._check_integrity()
 
 
 def _names(label: str, value: object, *, keys: bool = False) -> frozenset[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
@@ -19,6 +20,7 @@ from otel_cw_exporter import alerts, feedback
 from otel_cw_exporter.config import check_aws_variables, resolve
 from otel_cw_exporter.encode.event import Event, EventEncoder
 from otel_cw_exporter.encode.redaction import Redactor
+from otel_cw_exporter.limits import MAX_EVENT_BYTES
 from otel_cw_exporter.records import timestamp_ns
 from otel_cw_exporter.route.environments import EnvironmentAllowlist
 from otel_cw_exporter.route.routes import Route, Router, routes_from_json
@@ -27,8 +29,17 @@ from otel_cw_exporter.send.delivery import Delivery, Request
 from otel_cw_exporter.send.groups import GroupSettings
 from otel_cw_exporter.send.planning import plan_requests
 from otel_cw_exporter.telemetry import ExporterStats, Telemetry
+from otel_cw_exporter.trail import sdk_drops
+from otel_cw_exporter.trail.chain import RESERVE
+from otel_cw_exporter.trail.writer import Writer
 
 _logger = logging.getLogger("otel_cw_exporter")
+#: What a warning adds for the events planning leaves out, by reason.
+_LEFT_OUT = {
+    "too_old": " (older than 14 days)",
+    "too_new": " (more than 2 hours ahead)",
+    "too_large": "",
+}
 
 
 def _entity(resource: Resource) -> dict[str, Any]:
@@ -43,6 +54,35 @@ def _entity(resource: Resource) -> dict[str, Any]:
         },
         "attributes": {"PlatformType": "Generic"},
     }
+
+
+def _closing_message(timestamp_ms: int, writer: str) -> str:
+    """The encoded event a writer's closing record carries (its integrity fields are appended to it)."""
+    iso = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(timestamp_ms / 1000)) + f".{timestamp_ms % 1000:03d}000Z"
+    fields = {
+        "timestamp": iso,
+        "level": "INFO",
+        "message": f"otel-cw-exporter: integrity writer {writer} closed",
+        "logger": "otel_cw_exporter",
+        "extra": {},
+        "resource": {},
+    }
+    return json.dumps(fields, separators=(",", ":"))
+
+
+class _Losses:
+    """What the exporter does with events that will not be stored: the integrity trail announces them."""
+
+    def __init__(self, writer: Writer | None) -> None:
+        self.writer = writer
+
+    def lost(self, group: str, stream: str, events: Sequence[Event], reason: str) -> bool:
+        if self.writer is not None:
+            self.writer.lost((group, stream), events, reason)
+        return False
+
+    def found(self, group: str, stream: str, events: Sequence[Event], reason: str, kept: bool) -> None:
+        """Stored after all: the announcement (if made) stays; the verifier sees them stored anyway."""
 
 
 def _flush_global_provider() -> None:
@@ -84,6 +124,9 @@ class CloudWatchLogRecordExporter(LogRecordExporter):
         kms_key_id: str | None = None,
         entity: bool | None = None,
         redact_keys: Sequence[str] | frozenset[str] | set[str] | None = None,
+        integrity: bool | None = None,
+        integrity_key: str | bytes | None = None,
+        integrity_key_file: str | None = None,
         meter_provider: Any = None,
         environ: Mapping[str, str] | None = None,
     ) -> None:
@@ -98,8 +141,16 @@ class CloudWatchLogRecordExporter(LogRecordExporter):
         self._router = Router(config.log_group_name, config.log_stream_name, route_list, sources=names)
         self._allowlist = EnvironmentAllowlist(config.environments) if config.environments else None
         redactor = Redactor() if config.redact_keys is None else Redactor(keys=tuple(config.redact_keys))
-        self._encoder = EventEncoder(xray_trace_id=config.xray_trace_id, redactor=redactor)
+        self._writer = Writer(config.integrity_secret()) if config.integrity else None
+        self._encoder = EventEncoder(
+            xray_trace_id=config.xray_trace_id,
+            redactor=redactor,
+            max_event_bytes=MAX_EVENT_BYTES - (RESERVE if self._writer is not None else 0),
+        )
         self._telemetry = Telemetry(meter_provider)
+        self._losses = _Losses(self._writer)
+        if self._writer is not None:
+            sdk_drops.watch(self._writer)
         self._delivery = Delivery(
             client_factory(client, config),
             self._telemetry,
@@ -107,6 +158,7 @@ class CloudWatchLogRecordExporter(LogRecordExporter):
             create_log_stream=config.create_log_stream,
             group_settings=GroupSettings.of(config),
             max_concurrency=config.max_concurrency,
+            losses=self._losses,
         )
         self._entities: dict[int, tuple[Resource, dict[str, Any]]] = {}
         self._shutdown = False
@@ -129,6 +181,8 @@ class CloudWatchLogRecordExporter(LogRecordExporter):
     def _after_fork(self) -> None:
         self._delivery.after_fork()
         self._telemetry.after_fork()
+        if self._writer is not None:  # a forked child is a writer of its own: never the parent's sequence
+            self._writer.renew()
 
     def _before_fork(self) -> None:
         # multiprocessing's children leave through os._exit, skipping atexit (and so the provider's
@@ -138,6 +192,11 @@ class CloudWatchLogRecordExporter(LogRecordExporter):
         if mp_util is not None and not self._mp_hooked:
             self._mp_hooked = True
             mp_util.register_after_fork(self, _flush_at_multiprocessing_exit)
+
+    @property
+    def writer_id(self) -> str | None:
+        """This process's integrity writer id (``integrity.writer`` in its events); None when integrity is off."""
+        return None if self._writer is None else self._writer.id
 
     @property
     def stats(self) -> ExporterStats:
@@ -150,6 +209,8 @@ class CloudWatchLogRecordExporter(LogRecordExporter):
         """Deliver a batch within ``timeout`` seconds; never raises."""
         if self._shutdown:
             self._telemetry.drop("shutdown", len(batch), " (export after shutdown)")
+            if self._writer is not None:
+                self._writer.lost_unnumbered(None, len(batch), "shutdown")
             return LogRecordExportResult.FAILURE
         deadline = time.monotonic() + self.config.timeout
         with feedback.exporting():  # our own error line too must not come back as a record
@@ -170,7 +231,10 @@ class CloudWatchLogRecordExporter(LogRecordExporter):
         entity: dict[str, Any] | None = None
         router, encode, allowlist = self._router, self._encoder.encode, self._allowlist
         fixed = router.fixed
+        writer = self._writer
+        resource: Resource | None = None
         for record in batch:
+            destination: tuple[str, str] | None = None
             try:
                 if feedback.is_feedback(record.log_record.attributes):
                     ignored += 1
@@ -184,7 +248,10 @@ class CloudWatchLogRecordExporter(LogRecordExporter):
                     entity = self._entity_for(record.resource)
             except Exception:
                 telemetry.drop("encoding_error", 1)
+                if writer is not None:
+                    writer.lost_unnumbered(destination, 1, "encoding_error")
                 continue
+            resource = record.resource
             truncated += event.truncated
             events = by_destination.get(destination)
             if events is None:
@@ -196,11 +263,12 @@ class CloudWatchLogRecordExporter(LogRecordExporter):
 
         now_ms = time.time_ns() // 1_000_000
         requests: list[Request] = []
-        for (group, stream), events in by_destination.items():
+        attributes: Mapping[str, Any] = resource.attributes if resource is not None else {}
+        for (group, stream), encoded in by_destination.items():
+            events = encoded if writer is None else writer.stamp((group, stream), encoded, attributes)
             plan = plan_requests(events, now_ms)
-            telemetry.drop("too_old", plan.too_old, f" (older than 14 days, for {group}/{stream})")
-            telemetry.drop("too_new", plan.too_new, f" (more than 2 hours ahead, for {group}/{stream})")
-            telemetry.drop("too_large", plan.too_large, f" (for {group}/{stream})")
+            for reason, left_out in plan.left_out_events.items():
+                self._delivery.lose(Request(group, stream, left_out, entity), left_out, reason, _LEFT_OUT[reason])
             requests.extend(Request(group, stream, part, entity) for part in plan.requests)
         return requests
 
@@ -212,6 +280,25 @@ class CloudWatchLogRecordExporter(LogRecordExporter):
             cached = (resource, _entity(resource))
             self._entities = {id(resource): cached}
         return cached[1]
+
+    def _close_writer(self, within: float) -> None:
+        """Write each stream's closing event (its last sequence number), so a cut tail shows."""
+        writer = self._writer
+        assert writer is not None
+        now_ms = time.time_ns() // 1_000_000
+        requests = []
+        for group, stream in writer.destinations:
+            event = writer.close((group, stream), now_ms, _closing_message(now_ms, writer.id))
+            if event is not None:
+                requests.append(Request(group, stream, [event], None))
+        if not requests:
+            return
+        deadline = time.monotonic() + max(0.0, min(within, self.config.timeout))
+        with feedback.exporting():
+            try:
+                self._delivery.send_all(requests, deadline)
+            except Exception as error:  # never expected: say so, never raise from shutdown
+                alerts.warn("could not write the integrity trail's closing events: %s: %s", type(error).__name__, error)
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         """Wait for requests still in flight; the processor hands us its queue through ``export``."""
@@ -225,6 +312,8 @@ class CloudWatchLogRecordExporter(LogRecordExporter):
         if self._shutdown:
             return
         self._shutdown = True
+        if self._writer is not None:
+            self._close_writer(timeout_millis / 1000)
         self._delivery.stop(timeout_millis / 1000)
         self._delivery.wait_idle(timeout_millis / 1000)
         with feedback.exporting():

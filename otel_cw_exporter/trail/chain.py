@@ -1,0 +1,168 @@
+"""The integrity fields of an event, as text: how a writer seals an event and how anyone checks it.
+
+With integrity on, each message ends with one object, always last::
+
+    ...,"integrity":{"v":1,"alg":"hmac-sha256","writer":"<16 hex>","seq":42,
+                     ["open":{...},] ["dropped":[...],] ["close":{"last":41},] "prev":"<64 hex>","chain":"<64 hex>"}}
+
+``chain`` is HMAC-SHA256 (keyed) or SHA-256 (no key) over the message's UTF-8 bytes up to and
+including ``"chain":"``:
+the event's own fields, the writer, the sequence number, any announcement, and ``prev``, the chain of
+the writer's previous event in the stream (``""`` for the first). So each event can be checked alone
+(a changed byte breaks its own chain) and against its predecessor (``prev``). Pure text work: sealing
+and checking never re-serialize the event, so what is checked is exactly what CloudWatch stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+#: The key of the integrity object in the message.
+FIELD = "integrity"
+VERSION = 1
+KEYED = "hmac-sha256"
+UNKEYED = "sha256"
+_CHAIN_MARK = '"chain":"'
+_OPENING = ',"' + FIELD + '":{"v":'
+_TAIL = re.compile(r'"chain":"([0-9a-f]{64})"\}\}\Z')
+#: Bytes a sealed event may add to the encoded one at most (the encoder keeps this much room).
+RESERVE = 4096
+#: Announcement entries one event carries at most; more wait for the next events.
+MAX_ANNOUNCED = 8
+_MAX_TEXT = 128
+
+
+def mac(key: bytes | None, body: str) -> str:
+    """The chain value of ``body`` (the message up to and including ``"chain":"``)."""
+    data = body.encode("utf-8", "surrogatepass")
+    if key is None:
+        return hashlib.sha256(data).hexdigest()
+    return hmac.digest(key, data, "sha256").hex()
+
+
+def _text(value: object) -> str:
+    return json.dumps(str(value)[:_MAX_TEXT])
+
+
+def opening(pid: int, host: str, service: str, started: str) -> str:
+    """The ``open`` object of a writer's first event in a stream (ASCII JSON)."""
+    return f'{{"pid":{int(pid)},"host":{_text(host)},"service":{_text(service)},"started":{_text(started)}}}'
+
+
+def announcement(entries: Sequence[Mapping[str, Any]]) -> str:
+    """The ``dropped`` list: ``{"reason", "from", "to"}`` for numbered events, ``{"reason", "count"}`` else."""
+    return json.dumps(list(entries), separators=(",", ":"))
+
+
+def seal(
+    message: str,
+    *,
+    key: bytes | None,
+    writer: str,
+    seq: int,
+    prev: str,
+    open_: str | None = None,
+    dropped: str | None = None,
+    close_last: int | None = None,
+) -> tuple[str, str]:
+    """``message`` (a JSON object's text) with its integrity object appended, and its chain value."""
+    parts = [
+        message[:-1],
+        _OPENING,
+        str(VERSION),
+        ',"alg":"',
+        UNKEYED if key is None else KEYED,
+        '","writer":"',
+        writer,
+        '","seq":',
+        str(seq),
+    ]
+    if open_ is not None:
+        parts += (',"open":', open_)
+    if dropped is not None:
+        parts += (',"dropped":', dropped)
+    if close_last is not None:
+        parts += (',"close":{"last":', str(close_last), "}")
+    parts += (',"prev":"', prev, '",', _CHAIN_MARK)
+    body = "".join(parts)
+    chain = mac(key, body)
+    return f'{body}{chain}"}}}}', chain
+
+
+@dataclass(frozen=True)
+class Sealed:
+    """What a stored message says about itself: its integrity fields and whether its chain checks."""
+
+    writer: str
+    seq: int
+    alg: str
+    prev: str
+    chain: str
+    body: str
+    """The message up to and including ``"chain":"``: what the chain covers."""
+    open: Mapping[str, Any] | None
+    dropped: tuple[Mapping[str, Any], ...]
+    close_last: int | None
+
+    def verifies(self, key: bytes | None) -> bool:
+        """True when the chain is the one ``key`` (None: plain SHA-256) gives for this text."""
+        if (key is None) != (self.alg == UNKEYED):
+            return False
+        return hmac.compare_digest(mac(key, self.body), self.chain)
+
+
+def read(message: str) -> Sealed | None:
+    """The integrity fields of ``message``; None when it has none (or they are malformed)."""
+    start = message.rfind(_CHAIN_MARK)
+    if start < 0:
+        return None
+    tail = _TAIL.match(message, start)
+    if tail is None:
+        return None
+    try:
+        document = json.loads(message)
+    except ValueError:
+        return None
+    fields = document.get(FIELD) if isinstance(document, dict) else None
+    if not isinstance(fields, dict) or fields.get("chain") != tail.group(1) or fields.get("v") != VERSION:
+        return None
+    writer, seq, alg, prev = fields.get("writer"), fields.get("seq"), fields.get("alg"), fields.get("prev")
+    if not (isinstance(writer, str) and type(seq) is int and seq > 0 and isinstance(prev, str)):
+        return None
+    if alg not in (KEYED, UNKEYED):
+        return None
+    dropped = fields.get("dropped") or ()
+    close = fields.get("close")
+    close_last = close.get("last") if isinstance(close, dict) else None
+    return Sealed(
+        writer=writer,
+        seq=seq,
+        alg=alg,
+        prev=prev,
+        chain=tail.group(1),
+        body=message[: start + len(_CHAIN_MARK)],
+        open=fields.get("open") if isinstance(fields.get("open"), dict) else None,
+        dropped=tuple(entry for entry in dropped if isinstance(entry, dict)) if isinstance(dropped, list) else (),
+        close_last=close_last if type(close_last) is int else None,
+    )
+
+
+def sequence_of(message: str) -> int | None:
+    """The sequence number a sealed message carries (a cheap read for the writer's own events)."""
+    start = message.rfind(_OPENING)
+    if start < 0:
+        return None
+    at = message.find('"seq":', start)
+    if at < 0:
+        return None
+    end = at + 6
+    while end < len(message) and message[end].isdigit():
+        end += 1
+    digits = message[at + 6 : end]
+    return int(digits) if digits else None

@@ -1,0 +1,143 @@
+"""One exporter instance as a *writer* of the integrity trail: it numbers, chains and announces.
+
+Each (log group, stream) the writer writes to has its own sequence 1, 2, 3... assigned once, when the
+event is encoded: a retry or a replay sends the same text again. Events the exporter itself gives up on
+are announced, in the chain, by the writer's next event in that stream (or its closing event), so a
+verifier can tell a drop the exporter said from an event that went missing after it was written. No I/O:
+the exporter sends what this returns. A forked child becomes a new writer (:meth:`Writer.renew`).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from otel_cw_exporter.encode.event import Event
+from otel_cw_exporter.limits import EVENT_OVERHEAD
+from otel_cw_exporter.trail.chain import MAX_ANNOUNCED, announcement, opening, seal, sequence_of
+
+Destination = tuple[str, str]
+
+
+def ranges(numbers: Iterable[int]) -> list[tuple[int, int]]:
+    """Sorted, distinct ``numbers`` as inclusive ``(first, last)`` runs: 1,2,3,7 -> (1,3),(7,7)."""
+    runs: list[tuple[int, int]] = []
+    for number in sorted(set(numbers)):
+        if runs and runs[-1][1] == number - 1:
+            runs[-1] = (runs[-1][0], number)
+        else:
+            runs.append((number, number))
+    return runs
+
+
+@dataclass
+class _Stream:
+    seq: int = 0
+    chain: str = ""
+    pending: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _iso(seconds: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
+
+
+class Writer:
+    """Numbers and chains the events of one exporter, per destination; thread-safe."""
+
+    def __init__(self, key: bytes | None) -> None:
+        self._key = key
+        self._lock = threading.Lock()
+        self.renew()
+
+    def renew(self) -> None:
+        """A new writer: new id, new start, every stream from 1 again (a forked child calls this)."""
+        self._lock = threading.Lock()
+        self.id = secrets.token_hex(8)
+        self.started = _iso(time.time())
+        self._pid = os.getpid()
+        self._streams: dict[Destination, _Stream] = {}
+        self._unplaced: dict[str, int] = {}  # drops of no known stream, said by the next event anywhere
+
+    @property
+    def destinations(self) -> list[Destination]:
+        with self._lock:
+            return list(self._streams)
+
+    def stamp(self, destination: Destination, events: Sequence[Event], resource: Mapping[str, Any]) -> list[Event]:
+        """``events`` (in the order written) sealed with the next sequence numbers of ``destination``."""
+        with self._lock:
+            state = self._streams.get(destination)
+            if state is None:
+                state = self._streams[destination] = _Stream()
+            sealed: list[Event] = []
+            for event in events:
+                sealed.append(self._seal(state, event, resource))
+            return sealed
+
+    def close(self, destination: Destination, timestamp_ms: int, message: str) -> Event | None:
+        """The closing event of ``destination`` (``message``: an encoded event saying so); None if unused."""
+        with self._lock:
+            state = self._streams.get(destination)
+            if state is None:
+                return None
+            last = state.seq
+            return self._seal(state, Event(timestamp_ms, message, 0, False), {}, close_last=last)
+
+    def _seal(self, state: _Stream, event: Event, resource: Mapping[str, Any], close_last: int | None = None) -> Event:
+        state.seq += 1
+        open_ = None
+        if state.seq == 1:
+            open_ = opening(
+                self._pid,
+                str(resource.get("host.name") or socket.gethostname()),
+                str(resource.get("service.name") or ""),
+                self.started,
+            )
+        dropped = None
+        if state.pending or self._unplaced:
+            entries = state.pending[:MAX_ANNOUNCED]
+            del state.pending[:MAX_ANNOUNCED]
+            while self._unplaced and len(entries) < MAX_ANNOUNCED:
+                reason, count = self._unplaced.popitem()
+                entries.append({"reason": reason, "count": count})
+            dropped = announcement(entries)
+        message, state.chain = seal(
+            event.message,
+            key=self._key,
+            writer=self.id,
+            seq=state.seq,
+            prev=state.chain,
+            open_=open_,
+            dropped=dropped,
+            close_last=close_last,
+        )
+        size = len(message.encode("utf-8", "surrogatepass")) + EVENT_OVERHEAD
+        return Event(event.timestamp, message, size, event.truncated)
+
+    def lost(self, destination: Destination, events: Sequence[Event], reason: str) -> None:
+        """Announce, in ``destination``'s next event, that these sealed events will not be stored."""
+        numbers = [n for n in map(sequence_of, (event.message for event in events)) if n is not None]
+        if not numbers:
+            return
+        with self._lock:
+            state = self._streams.get(destination)
+            if state is None:
+                return  # sealed by a writer before a fork: that writer's to say
+            state.pending.extend({"reason": reason, "from": a, "to": b} for a, b in ranges(numbers))
+
+    def lost_unnumbered(self, destination: Destination | None, count: int, reason: str) -> None:
+        """Announce ``count`` records dropped before they were numbered (in ``destination``, if known)."""
+        if count <= 0:
+            return
+        with self._lock:
+            state = self._streams.get(destination) if destination is not None else None
+            if state is None:
+                self._unplaced[reason] = self._unplaced.get(reason, 0) + count
+            else:
+                state.pending.append({"reason": reason, "count": count})
