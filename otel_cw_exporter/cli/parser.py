@@ -36,6 +36,7 @@ from otel_cw_exporter.cli.options import (
 from otel_cw_exporter.cli.queries import cmd_queries_install, cmd_queries_list
 from otel_cw_exporter.cli.stopping import interrupted, stop_on
 from otel_cw_exporter.cli.tail import cmd_tail
+from otel_cw_exporter.cli.verify import cmd_verify
 from otel_cw_exporter.config import env_name
 from otel_cw_exporter.version import __version__
 
@@ -255,6 +256,42 @@ def build_parser() -> argparse.ArgumentParser:
     tail.add_argument("--no-follow", dest="follow", action="store_false", help="print the events so far and exit")
     tail.add_argument("--json", action="store_true", help="print each event's JSON message, one per line")
     tail.set_defaults(func=cmd_tail)
+
+    check = commands.add_parser(
+        "verify",
+        parents=[aws],
+        help="prove a log group's integrity trail complete: nothing missing, changed or inserted",
+        description=(
+            "Read the stored events of a log group (or one stream) and check the integrity trail the exporter "
+            "writes with integrity=True: per stream and writer, the events, their sequence numbers, what is "
+            "missing, what the exporter said it dropped (and why), events whose chain does not verify (changed, "
+            "inserted, or written with another key), duplicates (identical re-sends, harmless), conflicts, and "
+            "whether the writer closed. Exit code 0 when every writer is intact, 1 when anything is missing, "
+            "broken or conflicting (or nothing was read), 2 for usage. The writers need not be running. Needs "
+            "logs:FilterLogEvents (and, with --stream, logs:DescribeLogStreams)."
+        ),
+    )
+    check.add_argument("--group", help=f"log group (default: {env_name('log_group_name')})")
+    check.add_argument("--stream", help="only this log stream")
+    check.add_argument(
+        "--since",
+        type=since_type,
+        help="only events from this long ago (24h, 7d) or an ISO time; writers' earlier events are then not "
+        "counted as missing (default: all)",
+    )
+    check.add_argument("--until", type=since_type, help="only events up to this long ago or ISO time (default: now)")
+    key = check.add_mutually_exclusive_group()
+    key.add_argument("--key-env", metavar="VAR", help="the integrity key is in this environment variable")
+    key.add_argument(
+        "--key-file", metavar="FILE", help="the integrity key is in this file (a final newline is ignored)"
+    )
+    check.add_argument(
+        "--strict",
+        action="store_true",
+        help="also fail when the exporter announced drops or a writer did not close",
+    )
+    check.add_argument("--json", action="store_true", help="print the report as JSON")
+    check.set_defaults(func=cmd_verify)
     return parser
 
 
