@@ -64,6 +64,9 @@ def setup(
     kms_key_id: str | None = None,
     entity: bool | None = None,
     redact_keys: Sequence[str] | frozenset[str] | set[str] | None = None,
+    integrity: bool | None = None,
+    integrity_key: str | bytes | None = None,
+    integrity_key_file: str | None = None,
     meter_provider: Any = None,
     environ: Mapping[str, str] | None = None,
 ) -> LoggerProvider:
@@ -94,6 +97,9 @@ def setup(
         "kms_key_id": kms_key_id,
         "entity": entity,
         "redact_keys": redact_keys,
+        "integrity": integrity,
+        "integrity_key": integrity_key,
+        "integrity_key_file": integrity_key_file,
         "meter_provider": meter_provider,
         "environ": environ,
     }

@@ -41,6 +41,9 @@ def cloudwatch_handler(
     kms_key_id: str | None = None,
     entity: bool | None = None,
     redact_keys: Sequence[str] | frozenset[str] | set[str] | None = None,
+    integrity: bool | None = None,
+    integrity_key: str | bytes | None = None,
+    integrity_key_file: str | None = None,
     meter_provider: Any = None,
     environ: Mapping[str, str] | None = None,
 ) -> OTelHandler:
@@ -75,6 +78,9 @@ def cloudwatch_handler(
         kms_key_id=kms_key_id,
         entity=entity,
         redact_keys=redact_keys,
+        integrity=integrity,
+        integrity_key=integrity_key,
+        integrity_key_file=integrity_key_file,
         meter_provider=meter_provider,
         environ=environ,
     )

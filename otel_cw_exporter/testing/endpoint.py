@@ -432,6 +432,27 @@ class LocalCloudWatchLogs:
             )
         return parsed
 
+    def rewrite_events(
+        self,
+        group: str,
+        stream: str,
+        edit: Callable[[list[tuple[int, str]]], list[tuple[int, str]]],
+        region: str = REGION,
+    ) -> None:
+        """Replace a stream's stored events by ``edit``'s answer to them (``(timestamp ms, message)`` pairs,
+        in stored order): delete, change or insert events as someone with write access to the store
+        could, for tests of what an integrity trail proves. CloudWatch itself has no such call."""
+        from moto.logs.models import LogEvent, logs_backends
+
+        found = logs_backends[ACCOUNT_ID][region].groups[group].streams[stream]
+        with self._lock:
+            ingestion = {event.message: event.ingestion_time for event in found.events}
+            now = int(time.time() * 1000)
+            found.events = [
+                LogEvent(ingestion.get(message, now), {"timestamp": timestamp, "message": message})
+                for timestamp, message in edit([(event.timestamp, event.message) for event in found.events])
+            ]
+
     def streams(self, group: str) -> list[str]:
         paginator = self.client().get_paginator("describe_log_streams")
         return [s["logStreamName"] for page in paginator.paginate(logGroupName=group) for s in page["logStreams"]]

@@ -153,6 +153,12 @@ def read(message: str) -> Sealed | None:
     )
 
 
+def announces(message: str) -> bool:
+    """Whether a sealed message carries an ``open`` or ``dropped`` announcement (a cheap check)."""
+    start = message.rfind(_OPENING)
+    return start >= 0 and (message.find(',"dropped":', start) > 0 or message.find(',"open":', start) > 0)
+
+
 def sequence_of(message: str) -> int | None:
     """The sequence number a sealed message carries (a cheap read for the writer's own events)."""
     start = message.rfind(_OPENING)

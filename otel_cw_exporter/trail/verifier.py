@@ -145,12 +145,13 @@ def _check(
     result.first, result.last = min(present), max(present)
     announced: set[int] = set()
     for seq, sealed in sorted(good.items()):
-        if sealed.open is not None and seq == 1:
+        if sealed.open is not None and result.opened is None:  # said by seq 1, or again if it was lost
             result.opened = sealed.open
         if sealed.close_last is not None:
             result.closed, result.close_last = True, sealed.close_last
         for entry in sealed.dropped:
-            result.known_drops.append(dict(entry))
+            if entry not in result.known_drops:  # said again when the event first saying it was lost
+                result.known_drops.append(dict(entry))
             first, last = entry.get("from"), entry.get("to")
             if type(first) is int and type(last) is int and 0 < first <= last <= seq:
                 announced.update(range(first, last + 1))

@@ -20,7 +20,7 @@ from typing import Any
 
 from otel_cw_exporter.encode.event import Event
 from otel_cw_exporter.limits import EVENT_OVERHEAD
-from otel_cw_exporter.trail.chain import MAX_ANNOUNCED, announcement, opening, seal, sequence_of
+from otel_cw_exporter.trail.chain import MAX_ANNOUNCED, announcement, announces, opening, read, seal, sequence_of
 
 Destination = tuple[str, str]
 
@@ -41,6 +41,8 @@ class _Stream:
     seq: int = 0
     chain: str = ""
     pending: list[dict[str, Any]] = field(default_factory=list)
+    reopen: bool = False  # the event that said the writer opened was lost: the next one says it again
+    resource: Mapping[str, Any] = field(default_factory=dict)
 
 
 def _iso(seconds: float) -> str:
@@ -71,10 +73,12 @@ class Writer:
 
     def stamp(self, destination: Destination, events: Sequence[Event], resource: Mapping[str, Any]) -> list[Event]:
         """``events`` (in the order written) sealed with the next sequence numbers of ``destination``."""
+        if not events:
+            return []
         with self._lock:
             state = self._streams.get(destination)
             if state is None:
-                state = self._streams[destination] = _Stream()
+                state = self._streams[destination] = _Stream(resource=dict(resource))
             sealed: list[Event] = []
             for event in events:
                 sealed.append(self._seal(state, event, resource))
@@ -87,12 +91,13 @@ class Writer:
             if state is None:
                 return None
             last = state.seq
-            return self._seal(state, Event(timestamp_ms, message, 0, False), {}, close_last=last)
+            return self._seal(state, Event(timestamp_ms, message, 0, False), state.resource, close_last=last)
 
     def _seal(self, state: _Stream, event: Event, resource: Mapping[str, Any], close_last: int | None = None) -> Event:
         state.seq += 1
         open_ = None
-        if state.seq == 1:
+        if state.seq == 1 or state.reopen:
+            state.reopen = False
             open_ = opening(
                 self._pid,
                 str(resource.get("host.name") or socket.gethostname()),
@@ -122,14 +127,28 @@ class Writer:
 
     def lost(self, destination: Destination, events: Sequence[Event], reason: str) -> None:
         """Announce, in ``destination``'s next event, that these sealed events will not be stored."""
-        numbers = [n for n in map(sequence_of, (event.message for event in events)) if n is not None]
+        numbers: list[int] = []
+        carried: list[dict[str, Any]] = []  # what the lost events themselves announced must be said again
+        reopen = False
+        for event in events:
+            seq = sequence_of(event.message)
+            if seq is None:
+                continue
+            numbers.append(seq)
+            if announces(event.message):
+                sealed = read(event.message)
+                if sealed is not None:
+                    carried.extend(dict(entry) for entry in sealed.dropped)
+                    reopen = reopen or sealed.open is not None
         if not numbers:
             return
         with self._lock:
             state = self._streams.get(destination)
             if state is None:
                 return  # sealed by a writer before a fork: that writer's to say
+            state.pending.extend(carried)
             state.pending.extend({"reason": reason, "from": a, "to": b} for a, b in ranges(numbers))
+            state.reopen = state.reopen or reopen or 1 in numbers
 
     def lost_unnumbered(self, destination: Destination | None, count: int, reason: str) -> None:
         """Announce ``count`` records dropped before they were numbered (in ``destination``, if known)."""

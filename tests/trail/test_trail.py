@@ -1,0 +1,167 @@
+"""A writer's trail through any mix of encoding, truncation, retries and drops still verifies; and any
+event removed, changed or inserted afterwards is found, precisely."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import random
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from otel_cw_exporter.encode.event import Event, EventEncoder
+from otel_cw_exporter.trail.chain import RESERVE, seal
+from otel_cw_exporter.trail.verifier import KeyNeeded, verify
+from otel_cw_exporter.trail.writer import Writer, ranges
+from tests.support import make_record
+
+KEY = b"k" * 32
+LIMIT = 6_000  # a small event limit, so long bodies are truncated
+STREAMS = (("g", "a"), ("g", "b"))
+RESOURCE = {"service.name": "svc", "host.name": "h"}
+
+fates = st.sampled_from(["stored", "stored", "stored", "twice", "dropped"])
+records = st.tuples(st.sampled_from(STREAMS), st.text(max_size=40) | st.just("x" * 9_000), fates)
+
+
+def closing(writer: Writer, destination: tuple[str, str]) -> Event:
+    event = writer.close(destination, 1, '{"message":"closed"}')
+    assert event is not None
+    return event
+
+
+def run(
+    batches: list[list[tuple[tuple[str, str], str, str]]], seed: int
+) -> tuple[Writer, list[tuple[str, str]], dict[str, set[int]]]:
+    """Write the batches as the exporter does; return what the store holds (shuffled) and the drops."""
+    writer = Writer(KEY)
+    encoder = EventEncoder(max_event_bytes=LIMIT - RESERVE)
+    stored: list[tuple[str, str]] = []
+    dropped: dict[str, set[int]] = {stream: set() for _, stream in STREAMS}
+    for batch in batches:
+        for destination in STREAMS:
+            mine = [(body, fate) for where, body, fate in batch if where == destination]
+            events = writer.stamp(destination, [encoder.encode(make_record(body)) for body, _ in mine], RESOURCE)
+            lost = []
+            for event, (_, fate) in zip(events, mine, strict=True):
+                assert event.size <= LIMIT
+                assert event.size == len(event.message.encode()) + 26
+                if fate == "dropped":
+                    lost.append(event)
+                    dropped[destination[1]].add(json.loads(event.message)["integrity"]["seq"])
+                else:
+                    stored.extend([(destination[1], event.message)] * (2 if fate == "twice" else 1))
+            writer.lost(destination, lost, "retry_budget")
+    for destination in writer.destinations:
+        stored.append((destination[1], closing(writer, destination).message))
+    random.Random(seed).shuffle(stored)
+    return writer, stored, dropped
+
+
+batches = st.lists(st.lists(records, max_size=12), min_size=1, max_size=5)
+
+
+@settings(max_examples=60, deadline=None)
+@given(batches, st.integers(0, 1000))
+def test_any_mix_of_encoding_truncation_retries_and_drops_verifies(batches: list, seed: int) -> None:
+    writer, stored, dropped = run(batches, seed)
+    report = verify(stored, KEY)
+    assert report.ok(), report.as_json()
+    twice = sum(fate == "twice" for batch in batches for _, _, fate in batch)
+    assert sum(w.duplicates for w in report.writers) == twice
+    for result in report.writers:
+        assert result.writer == writer.id and result.closed
+        assert result.first == next(n for n in itertools.count(1) if n not in dropped[result.stream])
+        announced = {n for entry in result.known_drops for n in range(entry["from"], entry["to"] + 1)}
+        assert announced == dropped[result.stream]
+        assert result.close_last == result.last - 1
+        assert result.opened is not None and result.opened["service"] == "svc"
+
+
+@settings(max_examples=40, deadline=None)
+@given(batches, st.integers(0, 1000))
+def test_a_deleted_event_is_reported_missing_by_number(batches: list, seed: int) -> None:
+    _, stored, _ = run(batches, seed)
+    once = [
+        item for item in stored if stored.count(item) == 1 and '"close"' not in item[1] and '"dropped"' not in item[1]
+    ]
+    if not once:
+        return
+    victim = random.Random(seed).choice(once)
+    seq = json.loads(victim[1])["integrity"]["seq"]
+    report = verify([item for item in stored if item != victim], KEY)
+    assert not report.ok()
+    [result] = [w for w in report.writers if w.stream == victim[0]]
+    assert result.missing == [(seq, seq)]
+    assert not result.broken and not result.conflicts
+
+
+def test_changed_inserted_and_cut_events_are_each_reported() -> None:
+    writer = Writer(KEY)
+    encoder = EventEncoder()
+    events = writer.stamp(STREAMS[0], [encoder.encode(make_record(f"event {n}")) for n in range(10)], RESOURCE)
+    close = closing(writer, STREAMS[0])
+    stored = [("a", event.message) for event in events] + [("a", close.message)]
+    changed = list(stored)
+    changed[3] = ("a", stored[3][1].replace("event 3", "event 9"))
+    assert verify(changed, KEY).writers[0].broken == [4]
+    # another writer without the key: a forged writer, and a forged event at an existing number
+    forged, _ = seal(events[0].message.split(',"integrity"')[0] + "}", key=None, writer=writer.id, seq=5, prev="")
+    report = verify([*stored, ("a", forged)], KEY)
+    assert report.writers[0].conflicts == [5] and not report.ok()
+    stranger = Writer(b"not the key, but long enough....")
+    intruder = stranger.stamp(STREAMS[0], [encoder.encode(make_record("hi"))], RESOURCE)[0]
+    report = verify([*stored, ("a", intruder.message)], KEY)
+    assert [w.broken for w in report.writers if w.writer == stranger.id] == [[1]] and not report.ok()
+    plain = verify([*stored, ("a", '{"message":"no integrity"}')], KEY)
+    assert plain.unsigned == {"a": 1} and not plain.ok()
+    # the tail cut before the closing event: the close says how far the trail went
+    cut = verify(stored[:7] + stored[10:], KEY).writers[0]
+    assert cut.missing == [(8, 10)] and cut.closed
+    # a writer that never closed: intact so far, said as not closed, and --strict fails it
+    unclosed = verify(stored[:-1], KEY)
+    assert unclosed.ok() and not unclosed.writers[0].closed and not unclosed.ok(strict=True)
+
+
+def test_drops_before_numbering_are_announced_as_counts() -> None:
+    writer = Writer(None)
+    encoder = EventEncoder()
+    writer.lost_unnumbered(None, 2, "queue_full")
+    first = writer.stamp(STREAMS[0], [encoder.encode(make_record("a"))], RESOURCE)
+    writer.lost_unnumbered(STREAMS[0], 1, "encoding_error")
+    second = writer.stamp(STREAMS[0], [encoder.encode(make_record("b"))], RESOURCE)
+    report = verify([("a", first[0].message), ("a", second[0].message)], None)
+    assert report.ok()
+    assert report.writers[0].known_drops == [
+        {"reason": "queue_full", "count": 2},
+        {"reason": "encoding_error", "count": 1},
+    ]
+
+
+def test_a_keyed_trail_cannot_be_checked_without_the_key() -> None:
+    event = Writer(KEY).stamp(STREAMS[0], [EventEncoder().encode(make_record("a"))], RESOURCE)[0]
+    try:
+        verify([("a", event.message)], None)
+    except KeyNeeded:
+        pass
+    else:
+        raise AssertionError("a keyed trail verified without its key")
+
+
+def test_a_renewed_writer_starts_its_own_sequence() -> None:
+    writer = Writer(KEY)
+    encoder = EventEncoder()
+    before = writer.stamp(STREAMS[0], [encoder.encode(make_record("a"))] * 3, RESOURCE)
+    parent = writer.id
+    writer.renew()  # what a forked child does
+    after = writer.stamp(STREAMS[0], [encoder.encode(make_record("b"))], RESOURCE)
+    assert writer.id != parent
+    assert json.loads(after[0].message)["integrity"]["seq"] == 1
+    report = verify([("a", e.message) for e in before + after], KEY)
+    assert report.ok() and len(report.writers) == 2
+
+
+def test_ranges() -> None:
+    assert ranges([7, 1, 2, 3, 3, 9, 8]) == [(1, 3), (7, 9)]
+    assert ranges([]) == []
