@@ -60,6 +60,9 @@ class Fault:
     status: int | None = 400
     message: str = "injected fault"
     delay: float = 0.0
+    after_store: bool = False
+    """Do the real thing first (the events are stored), then answer with the fault: a lost answer, so a
+    retry stores the same events again (the at-least-once duplicates a reset after store causes)."""
 
 
 @dataclass(frozen=True)
@@ -118,11 +121,26 @@ class _AwsRules:
         except ValueError:
             payload = {}
         fault = self._endpoint._fault_for(operation, payload)
-        if fault is not None:
+        if fault is not None and not fault.after_store:
             if fault.delay:
                 time.sleep(fault.delay)
             if fault.status is not None and fault.code is not None:
                 return _error(start_response, fault.status, fault.code, fault.message)
+        if fault is None or not fault.after_store:
+            return self._answer(environ, operation, payload, body, start_response)
+        b"".join(self._answer(environ, operation, payload, body, _ignore))  # stored; now the answer is lost
+        if fault.delay:
+            time.sleep(fault.delay)
+        return _error(start_response, fault.status or 500, fault.code or "InternalFailure", fault.message)
+
+    def _answer(
+        self,
+        environ: dict[str, Any],
+        operation: str,
+        payload: dict[str, Any],
+        body: bytes,
+        start_response: Callable[..., Any],
+    ) -> Iterable[bytes]:
         region_match = _REGION_IN_AUTH.search(environ.get("HTTP_AUTHORIZATION", ""))
         region = region_match.group(1) if region_match else REGION
         if operation in QUERY_DEFINITION_OPERATIONS:
@@ -194,6 +212,10 @@ class _AwsRules:
         headers = [(k, v) for k, v in captured.get("headers", []) if k.lower() != "content-length"]
         start_response(captured.get("status", "500 Error"), [*headers, ("Content-Length", str(len(answer)))])
         return [answer]
+
+
+def _ignore(*_: Any) -> None:
+    """A WSGI ``start_response`` for an answer that is thrown away."""
 
 
 def _check_limits(events: list[dict[str, Any]]) -> str | None:

@@ -142,7 +142,9 @@ def _check(
         # two different texts that both verify: only the key's holder wrote both; a conflict, said above
     present = set(by_seq)
     result.events = len(present)
-    result.first, result.last = min(present), max(present)
+    # Numbers only a text that does not verify claims (a forger's seq 10**9) say nothing of the range.
+    trusted = good or by_seq
+    result.first, result.last = min(trusted), max(trusted)
     announced: set[int] = set()
     for seq, sealed in sorted(good.items()):
         if sealed.open is not None and result.opened is None:  # said by seq 1, or again if it was lost

@@ -1,0 +1,261 @@
+"""The provable trail end to end: real processes write through the real pipeline into the local endpoint,
+then ``otel-cw-exporter verify`` (the real command) proves the stored trail intact, or says precisely what
+was deleted, changed, inserted or cut."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from opentelemetry.sdk._logs import ReadableLogRecord
+
+from otel_cw_exporter import CloudWatchLogRecordExporter
+from otel_cw_exporter.config import ConfigError
+from otel_cw_exporter.testing import LocalCloudWatchLogs
+from otel_cw_exporter.testing.endpoint import Call, Fault
+from otel_cw_exporter.trail.chain import seal
+from otel_cw_exporter.trail.verifier import verify
+from tests.support import local_environ, make_record, run_cli
+
+KEY = "an integrity key of 32 characters"
+GROUP, STREAM = "audit", "trail"
+WRITER = """
+import logging, os, sys, time
+from otel_cw_exporter import setup
+count, mode = int(sys.argv[1]), sys.argv[2]
+provider = setup(service_name="audit-svc", bridge_stdlib=True, processor_options={"schedule_delay_millis": 100})
+log = logging.getLogger("transactional")
+for n in range(count):
+    log.info("event %d", n, extra={"extra": {"log_type": "Security", "user_email": "a@b.c", "n": n}})
+if mode == "fork":
+    child = os.fork()
+    if child == 0:
+        for n in range(count):
+            log.info("child event %d", n, extra={"extra": {"log_type": "Audit"}})
+        provider.shutdown()
+        os._exit(0)
+    os.waitpid(child, 0)
+if mode == "kill":
+    provider.force_flush()
+    print("flushed", flush=True)
+    time.sleep(60)
+"""
+
+
+def writer_environ(tmp_path: Path, endpoint: LocalCloudWatchLogs, key: str = KEY) -> dict[str, str]:
+    return local_environ(
+        tmp_path,
+        endpoint,
+        OTEL_EXPORTER_CLOUDWATCH_LOGS_GROUP_NAME=GROUP,
+        OTEL_EXPORTER_CLOUDWATCH_LOGS_STREAM_NAME=STREAM,
+        OTEL_EXPORTER_CLOUDWATCH_LOGS_CREATE_GROUP="true",
+        OTEL_EXPORTER_CLOUDWATCH_LOGS_INTEGRITY="true",
+        OTEL_EXPORTER_CLOUDWATCH_LOGS_INTEGRITY_KEY=key,
+    )
+
+
+def verify_json(tmp_path: Path, endpoint: LocalCloudWatchLogs, *extra: str) -> tuple[int, dict[str, Any]]:
+    environ = local_environ(tmp_path, endpoint, TRAIL_KEY=KEY)
+    done = run_cli(["verify", "--group", GROUP, "--key-env", "TRAIL_KEY", "--json", *extra], environ, tmp_path)
+    assert done.stderr == "", done.stderr
+    return done.returncode, json.loads(done.stdout)
+
+
+def by_pid(report: dict[str, Any]) -> dict[int, dict[str, Any]]:
+    return {writer["opened"]["pid"]: writer for writer in report["writers"]}
+
+
+def test_three_processes_verify_intact_then_every_tampering_is_reported_precisely(
+    cloudwatch_logs: LocalCloudWatchLogs, tmp_path: Path
+) -> None:
+    environ = writer_environ(tmp_path, cloudwatch_logs)
+    script = tmp_path / "writer.py"
+    script.write_text(WRITER)
+    runs = [subprocess.Popen([sys.executable, str(script), "40", mode], env=environ) for mode in ("plain", "fork")]
+    runs.append(subprocess.Popen([sys.executable, str(script), "30", "plain"], env=environ))
+    killed = subprocess.Popen(
+        [sys.executable, str(script), "25", "kill"], env=environ, stdout=subprocess.PIPE, text=True
+    )
+    assert killed.stdout is not None and killed.stdout.readline() == "flushed\n"
+    killed.send_signal(signal.SIGKILL)
+    killed.wait(30)
+    for run in runs:
+        assert run.wait(60) == 0
+    pids = {run.pid for run in runs}
+
+    code, report = verify_json(tmp_path, cloudwatch_logs)
+    writers = by_pid(report)
+    assert code == 0 and report["ok"], report
+    assert len(report["writers"]) == 5  # three processes, a forked child of its own, and the killed one
+    assert report["events_read"] == 41 + 41 + 41 + 31 + 25  # every event, and a closing one per closed writer
+    for pid in pids:
+        assert writers[pid]["closed"] and writers[pid]["intact"] and not writers[pid]["missing"]
+    [child] = [w for pid, w in writers.items() if pid not in pids | {killed.pid}]
+    assert (child["first"], child["close_last"]) == (1, 40)  # the child never continued its parent's numbers
+    assert not writers[killed.pid]["closed"] and writers[killed.pid]["last"] == 25  # SIGKILL: not closed
+
+    # Now tamper with the store as someone with write access could.
+    first, second, third = sorted(pids)
+    ids = {pid: writers[pid]["writer"] for pid in pids}
+    stranger, _ = seal(
+        '{"timestamp":"2026-12-01T00:00:00.000000Z","level":"INFO","message":"I was here"}',
+        key=b"guessed key, not the real one!!!",
+        writer=ids[first],
+        seq=99,
+        prev="",
+    )
+
+    def tamper(events: list[tuple[int, str]]) -> list[tuple[int, str]]:
+        kept = []
+        for timestamp, stored in events:
+            fields = json.loads(stored)["integrity"]
+            writer, seq = fields["writer"], fields["seq"]
+            if writer == ids[first] and seq == 7:
+                continue  # deleted
+            if writer == ids[third] and 28 <= seq <= 30:
+                continue  # the tail before the closing event
+            changed = writer == ids[second] and seq == 12
+            kept.append((timestamp, stored.replace("event 11", "event 1l") if changed else stored))  # one byte
+        return [*kept, (kept[-1][0], stranger)]
+
+    cloudwatch_logs.rewrite_events(GROUP, STREAM, tamper)
+    code, report = verify_json(tmp_path, cloudwatch_logs)
+    assert code == 1 and not report["ok"]
+    writers = {w["writer"]: w for w in report["writers"]}
+    assert writers[ids[first]]["missing"] == [[7, 7]] and writers[ids[first]]["broken"] == [99]
+    assert writers[ids[second]]["broken"] == [12] and not writers[ids[second]]["missing"]
+    assert writers[ids[third]]["missing"] == [[28, 30]] and writers[ids[third]]["closed"]
+    assert all(not w["conflicts"] and not w["broken_links"] for w in report["writers"])
+
+    done = run_cli(
+        ["verify", "--group", GROUP, "--key-env", "TRAIL_KEY"],
+        local_environ(tmp_path, cloudwatch_logs, TRAIL_KEY=KEY),
+        tmp_path,
+    )
+    assert done.returncode == 1
+    assert "MISSING 1 event(s), seq 7: written, then lost or deleted" in done.stdout
+    assert "MISSING 3 event(s), seq 28-30" in done.stdout
+    assert "BROKEN 1 event(s), seq 12" in done.stdout and "BROKEN 1 event(s), seq 99" in done.stdout
+    assert "not closed: last seq 25" in done.stdout
+    assert done.stdout.rstrip().endswith("Result: NOT INTACT (exit code 1)")
+
+
+def exporter(endpoint: LocalCloudWatchLogs, **options: Any) -> CloudWatchLogRecordExporter:
+    settings: dict[str, Any] = {"create_log_group": True, "integrity": True, "integrity_key": KEY, **options}
+    return CloudWatchLogRecordExporter(
+        log_group_name=GROUP, log_stream_name=STREAM, client=endpoint.client(), **settings
+    )
+
+
+def stored_report(endpoint: LocalCloudWatchLogs) -> Any:
+    return verify([(STREAM, e["message"]) for e in endpoint.raw_events(GROUP, STREAM)], KEY.encode())
+
+
+def records(count: int, **options: Any) -> list[ReadableLogRecord]:
+    return [make_record(f"event {n}", {"log_type": "Audit"}, **options) for n in range(count)]
+
+
+def test_too_old_events_dropped_by_the_exporter_show_as_known_drops(cloudwatch_logs: LocalCloudWatchLogs) -> None:
+    cw = exporter(cloudwatch_logs)
+    old = int(time.time() * 1000) - 15 * 86_400_000
+    cw.export([*records(2), *records(3, timestamp_ms=old), *records(2)])
+    cw.export(records(1))
+    cw.shutdown()
+    report = stored_report(cloudwatch_logs)
+    [writer] = report.writers
+    assert report.ok() and not report.ok(strict=True)
+    assert writer.known_drops == [{"reason": "too_old", "from": 3, "to": 5}] and not writer.missing
+    assert writer.events == 2 + 2 + 1 + 1 and writer.closed
+
+
+def test_a_run_with_throttling_and_lost_answers_verifies_with_its_duplicates(
+    cloudwatch_logs: LocalCloudWatchLogs,
+) -> None:
+    def faults(call: Call) -> Fault | None:
+        if call.operation != "PutLogEvents":
+            return None
+        if call.index in (0, 3):  # stored, then the answer is lost: the retry stores them again
+            return Fault(code="ServiceUnavailableException", status=503, after_store=True)
+        return Fault() if call.index == 1 else None  # throttled once
+
+    client = cloudwatch_logs.client()
+    client.create_log_group(logGroupName=GROUP)
+    client.create_log_stream(logGroupName=GROUP, logStreamName=STREAM)
+    cloudwatch_logs.inject(faults)
+    cw = exporter(cloudwatch_logs, timeout=5)
+    for _ in range(3):
+        cw.export(records(50))
+    cw.shutdown()
+    report = stored_report(cloudwatch_logs)
+    [writer] = report.writers
+    assert report.ok(strict=True), report.as_json()
+    assert writer.duplicates == 100 and writer.events == 151 and cw.stats.events_dropped == 0
+
+
+def test_events_the_delivery_gave_up_on_are_announced(cloudwatch_logs: LocalCloudWatchLogs) -> None:
+    cloudwatch_logs.inject(
+        lambda call: (
+            Fault(code="ServiceUnavailableException", status=503)
+            if call.operation == "PutLogEvents" and call.index < 3
+            else None
+        )
+    )
+    cw = exporter(cloudwatch_logs, timeout=0.5)
+    cw.export(records(10))  # every attempt within its timeout fails: dropped, counted, and said
+    cloudwatch_logs.clear_faults()
+    time.sleep(0.6)
+    cw.export(records(5))
+    cw.shutdown()
+    report = stored_report(cloudwatch_logs)
+    [writer] = report.writers
+    assert cw.stats.dropped == {"retry_budget": 10}
+    assert writer.known_drops == [{"reason": "retry_budget", "from": 1, "to": 10}]
+    assert report.ok() and writer.first == 11 and writer.opened is not None  # said again: its first was lost
+
+
+def test_integrity_off_adds_nothing_and_bad_keys_fail_at_construction(
+    cloudwatch_logs: LocalCloudWatchLogs, tmp_path: Path
+) -> None:
+    plain = CloudWatchLogRecordExporter(log_group_name=GROUP, client=cloudwatch_logs.client())
+    assert plain.writer_id is None
+    with pytest.raises(ConfigError, match="fewer than 16"):
+        exporter(cloudwatch_logs, integrity_key="short")
+    with pytest.raises(ConfigError, match="integrity is off"):
+        CloudWatchLogRecordExporter(log_group_name=GROUP, integrity_key=KEY)
+    with pytest.raises(ConfigError, match="cannot read it"):
+        CloudWatchLogRecordExporter(log_group_name=GROUP, integrity=True, integrity_key_file=str(tmp_path / "none"))
+    key_file = tmp_path / "key"
+    key_file.write_text(KEY + "\n")
+    from_file = CloudWatchLogRecordExporter(
+        log_group_name=GROUP, client=cloudwatch_logs.client(), integrity=True, integrity_key_file=str(key_file)
+    )
+    assert from_file.writer_id is not None
+    assert KEY not in repr(from_file.config)
+    environ = {"OTEL_EXPORTER_CLOUDWATCH_LOGS_INTEGRITY": "yes", "OTEL_EXPORTER_CLOUDWATCH_LOGS_INTEGRITY_KEY": KEY}
+    assert CloudWatchLogRecordExporter(log_group_name=GROUP, client=cloudwatch_logs.client(), environ=environ).writer_id
+
+
+def test_verify_usage(cloudwatch_logs: LocalCloudWatchLogs, tmp_path: Path) -> None:
+    cw = exporter(cloudwatch_logs)
+    cw.export(records(3))
+    cw.shutdown()
+    environ = local_environ(tmp_path, cloudwatch_logs)
+    no_key = run_cli(["verify", "--group", GROUP], environ, tmp_path)
+    assert no_key.returncode == 2 and "pass --key-env VAR or --key-file FILE" in no_key.stderr
+    unset = run_cli(["verify", "--group", GROUP, "--key-env", "NOT_SET"], environ, tmp_path)
+    assert unset.returncode == 2 and "NOT_SET is not set" in unset.stderr
+    (tmp_path / "key").write_text(KEY + "\n")
+    good = run_cli(["verify", "--group", GROUP, "--key-file", str(tmp_path / "key"), "--strict"], environ, tmp_path)
+    assert good.returncode == 0 and good.stdout.rstrip().endswith("Result: intact (strict)"), good.stdout
+    empty = run_cli(
+        ["verify", "--group", GROUP, "--key-file", str(tmp_path / "key"), "--since", "1s", "--until", "1s"],
+        environ,
+        tmp_path,
+    )
+    assert empty.returncode == 1 and "nothing to verify" in empty.stdout
