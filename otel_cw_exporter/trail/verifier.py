@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from otel_cw_exporter.trail.chain import KEYED, Sealed, read
+from otel_cw_exporter.trail.chain import KEYED, Mac, Sealed, read
 from otel_cw_exporter.trail.writer import ranges
 
 
@@ -119,14 +119,13 @@ def verify(events: Iterable[tuple[str, str]], key: bytes | None, *, windowed: bo
             texts[message] = [sealed, 1]
         else:
             slot[1] += 1
+    signer = Mac(key)
     for (stream, writer), by_seq in sorted(buckets.items()):
-        report.writers.append(_check(stream, writer, by_seq, key, windowed))
+        report.writers.append(_check(stream, writer, by_seq, signer, windowed))
     return report
 
 
-def _check(
-    stream: str, writer: str, by_seq: dict[int, dict[str, list[Any]]], key: bytes | None, windowed: bool
-) -> WriterReport:
+def _check(stream: str, writer: str, by_seq: dict[int, dict[str, list[Any]]], key: Mac, windowed: bool) -> WriterReport:
     result = WriterReport(stream=stream, writer=writer)
     good: dict[int, Sealed] = {}
     for seq in sorted(by_seq):

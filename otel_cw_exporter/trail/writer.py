@@ -20,7 +20,17 @@ from typing import Any
 
 from otel_cw_exporter.encode.event import Event
 from otel_cw_exporter.limits import EVENT_OVERHEAD
-from otel_cw_exporter.trail.chain import MAX_ANNOUNCED, announcement, announces, opening, read, seal, sequence_of
+from otel_cw_exporter.trail.chain import (
+    MAX_ANNOUNCED,
+    Mac,
+    announcement,
+    announces,
+    opening,
+    read,
+    seal,
+    seal_run,
+    sequence_of,
+)
 
 Destination = tuple[str, str]
 
@@ -45,6 +55,13 @@ class _Stream:
     resource: Mapping[str, Any] = field(default_factory=dict)
 
 
+def _resized(event: Event, message: str) -> Event:
+    """``event`` with its sealed text: what sealing appends is ASCII, so the size grows by its length."""
+    if event.size:
+        return Event(event.timestamp, message, event.size + len(message) - len(event.message), event.truncated)
+    return Event(event.timestamp, message, len(message.encode("utf-8", "surrogatepass")) + EVENT_OVERHEAD, False)
+
+
 def _iso(seconds: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
 
@@ -53,7 +70,7 @@ class Writer:
     """Numbers and chains the events of one exporter, per destination; thread-safe."""
 
     def __init__(self, key: bytes | None) -> None:
-        self._key = key
+        self._key = Mac(key)
         self._lock = threading.Lock()
         self.renew()
 
@@ -80,8 +97,26 @@ class Writer:
             if state is None:
                 state = self._streams[destination] = _Stream(resource=dict(resource))
             sealed: list[Event] = []
-            for event in events:
-                sealed.append(self._seal(state, event, resource))
+            rest = events
+            while rest and (state.seq == 0 or state.reopen or state.pending or self._unplaced):
+                sealed.append(self._seal(state, rest[0], resource))  # this one announces something
+                rest = rest[1:]
+            if rest:
+                texts, state.chain = seal_run(
+                    [event.message for event in rest],
+                    key=self._key,
+                    writer=self.id,
+                    first_seq=state.seq + 1,
+                    prev=state.chain,
+                )
+                state.seq += len(rest)
+                make = Event
+                sealed += [
+                    make(event.timestamp, text, event.size + len(text) - len(event.message), event.truncated)
+                    if event.size
+                    else _resized(event, text)
+                    for event, text in zip(rest, texts, strict=True)
+                ]
             return sealed
 
     def close(self, destination: Destination, timestamp_ms: int, message: str) -> Event | None:
@@ -122,8 +157,7 @@ class Writer:
             dropped=dropped,
             close_last=close_last,
         )
-        size = len(message.encode("utf-8", "surrogatepass")) + EVENT_OVERHEAD
-        return Event(event.timestamp, message, size, event.truncated)
+        return _resized(event, message)
 
     def lost(self, destination: Destination, events: Sequence[Event], reason: str) -> None:
         """Announce, in ``destination``'s next event, that these sealed events will not be stored."""
