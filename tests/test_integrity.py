@@ -5,6 +5,7 @@ was deleted, changed, inserted or cut."""
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -21,7 +22,7 @@ from otel_cw_exporter.testing import LocalCloudWatchLogs
 from otel_cw_exporter.testing.endpoint import Call, Fault
 from otel_cw_exporter.trail.chain import seal
 from otel_cw_exporter.trail.verifier import verify
-from tests.support import local_environ, make_record, run_cli
+from tests.support import ROOT, local_environ, make_record, run_cli, section_of
 
 KEY = "an integrity key of 32 characters"
 GROUP, STREAM = "audit", "trail"
@@ -200,11 +201,7 @@ def test_a_run_with_throttling_and_lost_answers_verifies_with_its_duplicates(
 
 def test_events_the_delivery_gave_up_on_are_announced(cloudwatch_logs: LocalCloudWatchLogs) -> None:
     cloudwatch_logs.inject(
-        lambda call: (
-            Fault(code="ServiceUnavailableException", status=503)
-            if call.operation == "PutLogEvents" and call.index < 3
-            else None
-        )
+        lambda call: Fault(code="ServiceUnavailableException", status=503) if call.operation == "PutLogEvents" else None
     )
     cw = exporter(cloudwatch_logs, timeout=0.5)
     cw.export(records(10))  # every attempt within its timeout fails: dropped, counted, and said
@@ -259,3 +256,70 @@ def test_verify_usage(cloudwatch_logs: LocalCloudWatchLogs, tmp_path: Path) -> N
         tmp_path,
     )
     assert empty.returncode == 1 and "nothing to verify" in empty.stdout
+
+
+def normalized(text: str) -> list[str]:
+    """Lines without what differs from run to run: writer ids, pids, hosts, start times, reading speed."""
+    for pattern, fixed in (
+        (r"writer [0-9a-f]{16}", "writer W"),
+        (r"pid \d+ on [^,]+", "pid P on H"),
+        (r"started [0-9T:-]+Z", "started T"),
+        (r"read in [\d.]+ s, [\d,]+ events/s", "read in S"),
+    ):
+        text = re.sub(pattern, fixed, text)
+    return text.strip().splitlines()
+
+
+def test_the_readme_verify_sample_runs_as_written(cloudwatch_logs: LocalCloudWatchLogs, tmp_path: Path) -> None:
+    section = section_of(ROOT / "README.md", "A provable audit trail")
+    sample = section.split("```console\n", 1)[1].split("```", 1)[0]
+    command, *expected = sample.split("\n$ echo $?")[0].splitlines()
+    assert command == "$ otel-cw-exporter verify --group integrates --key-file audit-trail.key"
+    (tmp_path / "audit-trail.key").write_text(KEY + "\n")
+    options: dict[str, Any] = {"log_stream_name": "security", "create_log_group": True, "integrity": True}
+    first = CloudWatchLogRecordExporter(
+        log_group_name="integrates", client=cloudwatch_logs.client(), integrity_key=KEY, **options
+    )
+    first.export(records(3))
+    first.shutdown()  # closed after seq 3
+    second = CloudWatchLogRecordExporter(
+        log_group_name="integrates", client=cloudwatch_logs.client(), integrity_key=KEY, **options
+    )
+    old = int(time.time() * 1000) - 15 * 86_400_000
+    second.export([*records(1), *records(1, timestamp_ms=old), *records(1)])
+    second.export(records(1))  # says the too-old one was dropped; never closed
+    cloudwatch_logs.rewrite_events(
+        "integrates",
+        "security",
+        lambda events: [e for e in events if f'"writer":"{first.writer_id}","seq":2,' not in e[1]],
+    )
+    done = run_cli(command[2:].split()[1:], local_environ(tmp_path, cloudwatch_logs), tmp_path, module=False)
+    assert done.returncode == int(sample.split("$ echo $?\n")[1].split()[0]), done.stderr
+    assert normalized(done.stdout) == normalized("\n".join(expected))
+
+
+def test_records_the_sdk_queue_dropped_are_announced(cloudwatch_logs: LocalCloudWatchLogs) -> None:
+    from opentelemetry.sdk._logs import LoggerProvider
+    from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
+
+    slow = {"on": True}
+    cloudwatch_logs.inject(
+        lambda call: Fault(status=None, delay=1.0) if call.operation == "PutLogEvents" and slow["on"] else None
+    )
+    cw = exporter(cloudwatch_logs)
+    provider = LoggerProvider()
+    provider.add_log_record_processor(
+        BatchLogRecordProcessor(cw, max_queue_size=5, max_export_batch_size=5, schedule_delay_millis=10)
+    )
+    logger = provider.get_logger("audit")
+    logger.emit(body="first")
+    time.sleep(0.3)  # the processor is now inside a slow export: the next records overflow its queue
+    for n in range(40):
+        logger.emit(body=f"event {n}")
+    slow["on"] = False
+    provider.shutdown()
+    report = stored_report(cloudwatch_logs)
+    [writer] = report.writers
+    stored = writer.events - 1  # the closing event
+    [said] = [entry for entry in writer.known_drops if entry["reason"] == "queue_full"]
+    assert 41 - stored == said["count"] > 0 and report.ok()

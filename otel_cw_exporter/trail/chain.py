@@ -148,6 +148,8 @@ class Sealed:
     open: Mapping[str, Any] | None
     dropped: tuple[Mapping[str, Any], ...]
     close_last: int | None
+    time: str = ""
+    """The event's own ``timestamp`` field (ISO-8601), to list writers in the order they wrote."""
 
     def verifies(self, key: bytes | Mac | None) -> bool:
         """True when the chain is the one ``key`` (None: plain SHA-256) gives for this text."""
@@ -190,6 +192,7 @@ def read(message: str) -> Sealed | None:
         open=fields.get("open") if isinstance(fields.get("open"), dict) else None,
         dropped=tuple(entry for entry in dropped if isinstance(entry, dict)) if isinstance(dropped, list) else (),
         close_last=close_last if type(close_last) is int else None,
+        time=str(document.get("timestamp", "")),
     )
 
 

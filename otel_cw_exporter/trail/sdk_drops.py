@@ -1,7 +1,8 @@
 """Records the SDK's batch processor drops because its queue is full, announced in the trail.
 
-The SDK says so only in a warning (``Queue full, dropping ...``) on its own logger: a filter there
-counts each one for every live integrity writer, as a drop of no known stream. It cannot tell whose
+The SDK says so only in a warning (``Queue full, dropping ...``) on its own logger, shown once per 20 s
+(its DuplicateFilter): a filter placed before that one counts every drop for every live integrity
+writer, as a drop of no known stream. It cannot tell whose
 processor dropped the record, so with several pipelines in one process each writer announces them all.
 """
 
@@ -37,4 +38,5 @@ def watch(writer: Writer) -> None:
         _writers.add(writer)
         sdk_logger = logging.getLogger(SDK_LOGGER)
         if not any(isinstance(existing, _QueueFull) for existing in sdk_logger.filters):
-            sdk_logger.addFilter(_QueueFull())
+            # First: the SDK's own DuplicateFilter stops every repeat of a line within 20 s.
+            sdk_logger.filters.insert(0, _QueueFull())

@@ -120,9 +120,16 @@ def verify(events: Iterable[tuple[str, str]], key: bytes | None, *, windowed: bo
         else:
             slot[1] += 1
     signer = Mac(key)
-    for (stream, writer), by_seq in sorted(buckets.items()):
+    for (stream, writer), by_seq in sorted(buckets.items(), key=_in_writing_order):
         report.writers.append(_check(stream, writer, by_seq, signer, windowed))
     return report
+
+
+def _in_writing_order(item: tuple[tuple[str, str], dict[int, dict[str, list[Any]]]]) -> tuple[str, str, str]:
+    """Per stream, writers by the time of their first event read, then by id."""
+    (stream, writer), by_seq = item
+    first = min(by_seq)
+    return stream, min(sealed.time for sealed, _ in by_seq[first].values()), writer
 
 
 def _check(stream: str, writer: str, by_seq: dict[int, dict[str, list[Any]]], key: Mac, windowed: bool) -> WriterReport:
