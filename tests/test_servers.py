@@ -20,6 +20,9 @@ from pathlib import Path
 import pytest
 
 from otel_cw_exporter.testing import LocalCloudWatchLogs
+from otel_cw_exporter.trail.verifier import verify
+
+KEY = "servers' integrity key, 32 bytes"
 
 APP = """
 import logging, os
@@ -108,7 +111,13 @@ def test_sigterm_delivers_every_event_the_server_logged(
     (tmp_path / "app.py").write_text(APP)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    environ = {**os.environ, **cloudwatch_logs.environ, "STREAM": server}
+    environ = {
+        **os.environ,
+        **cloudwatch_logs.environ,
+        "STREAM": server,
+        "OTEL_EXPORTER_CLOUDWATCH_LOGS_INTEGRITY": "true",
+        "OTEL_EXPORTER_CLOUDWATCH_LOGS_INTEGRITY_KEY": KEY,
+    }
     process = subprocess.Popen(
         SERVERS[server](port), cwd=tmp_path, env=environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
@@ -128,3 +137,10 @@ def test_sigterm_delivers_every_event_the_server_logged(
     audit = sorted(e["extra"]["n"] for e in events if e["message"] == "request")
     served = sorted(e["extra"]["n"] for e in events if e["message"] == "served")
     assert audit == served == list(range(count)), (len(audit), len(served), stderr[-2000:])
+    # Each worker process is a writer of its own, numbered from 1, and closed at its graceful exit.
+    report = verify([(server, e["@message"]) for e in events], KEY.encode())
+    assert report.ok(strict=True), report.as_json()
+    pids = {writer.opened["pid"] for writer in report.writers if writer.opened}
+    workers = 1 if server == "uvicorn" else 2  # a gunicorn worker that served nothing wrote nothing
+    assert len(pids) == len(report.writers) and 1 <= len(pids) <= workers, report.as_json()
+    assert sum(writer.events - 1 for writer in report.writers) == 2 * count
