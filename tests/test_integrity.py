@@ -244,7 +244,7 @@ def test_verify_usage(cloudwatch_logs: LocalCloudWatchLogs, tmp_path: Path) -> N
     cw.shutdown()
     environ = local_environ(tmp_path, cloudwatch_logs)
     no_key = run_cli(["verify", "--group", GROUP], environ, tmp_path)
-    assert no_key.returncode == 2 and "pass --key-env VAR or --key-file FILE" in no_key.stderr
+    assert no_key.returncode == 2 and "pass --key-env VAR or --key-file FILE (or set" in no_key.stderr
     unset = run_cli(["verify", "--group", GROUP, "--key-env", "NOT_SET"], environ, tmp_path)
     assert unset.returncode == 2 and "NOT_SET is not set" in unset.stderr
     (tmp_path / "key").write_text(KEY + "\n")
@@ -323,3 +323,18 @@ def test_records_the_sdk_queue_dropped_are_announced(cloudwatch_logs: LocalCloud
     stored = writer.events - 1  # the closing event
     [said] = [entry for entry in writer.known_drops if entry["reason"] == "queue_full"]
     assert 41 - stored == said["count"] > 0 and report.ok()
+
+
+def test_verify_reads_the_key_where_the_exporter_does(cloudwatch_logs: LocalCloudWatchLogs, tmp_path: Path) -> None:
+    cw = exporter(cloudwatch_logs)
+    cw.export(records(2))
+    cw.shutdown()
+    environ = local_environ(tmp_path, cloudwatch_logs, OTEL_EXPORTER_CLOUDWATCH_LOGS_INTEGRITY="true")
+    done = run_cli(
+        ["verify", "--group", GROUP], {**environ, "OTEL_EXPORTER_CLOUDWATCH_LOGS_INTEGRITY_KEY": KEY}, tmp_path
+    )
+    assert done.returncode == 0 and "Result: intact" in done.stdout, done.stderr
+    wrong = run_cli(
+        ["verify", "--group", GROUP], {**environ, "OTEL_EXPORTER_CLOUDWATCH_LOGS_INTEGRITY_KEY": "w" * 32}, tmp_path
+    )
+    assert wrong.returncode == 1 and "BROKEN 3 event(s), seq 1-3" in wrong.stdout

@@ -281,7 +281,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("--until", type=since_type, help="only events up to this long ago or ISO time (default: now)")
     key = check.add_mutually_exclusive_group()
-    key.add_argument("--key-env", metavar="VAR", help="the integrity key is in this environment variable")
+    key.add_argument(
+        "--key-env",
+        metavar="VAR",
+        help=f"the integrity key is in this environment variable (default: {env_name('integrity_key')}, "
+        f"else the file {env_name('integrity_key_file')} names)",
+    )
     key.add_argument(
         "--key-file", metavar="FILE", help="the integrity key is in this file (a final newline is ignored)"
     )

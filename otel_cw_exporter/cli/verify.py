@@ -20,6 +20,7 @@ from otel_cw_exporter.cli.errors import CliError
 from otel_cw_exporter.cli.options import since_ms
 from otel_cw_exporter.cli.render import stamp
 from otel_cw_exporter.cli.tail import require_stream
+from otel_cw_exporter.config import env_name
 from otel_cw_exporter.trail.verifier import KeyNeeded, Report, WriterReport, verify
 from otel_cw_exporter.trail.writer import ranges
 
@@ -76,6 +77,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
     key = read_key(args)
     aws = connect(args, args.group)
     assert aws.config is not None
+    if key is None:  # as the exporter reads it: OTEL_EXPORTER_CLOUDWATCH_LOGS_INTEGRITY_KEY or ..._KEY_FILE
+        key = aws.config.integrity_secret()
     group = render_template(aws.config.log_group_name, "group")
     client = aws.logs()
     if args.stream:
@@ -90,7 +93,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
         report = verify(events, key, windowed=bool(args.since))
     except KeyNeeded as error:
         raise CliError(
-            f"{error}: the chains cannot be checked without it", "pass --key-env VAR or --key-file FILE", EXIT_USAGE
+            f"{error}: the chains cannot be checked without it",
+            f"pass --key-env VAR or --key-file FILE (or set {env_name('integrity_key')})",
+            EXIT_USAGE,
         ) from None
     seconds = time.monotonic() - began
     ok = report.ok(strict=args.strict) and report.events_read > 0  # nothing read proves nothing
