@@ -25,7 +25,7 @@ from otel_cw_exporter.records import timestamp_ns
 from otel_cw_exporter.route.environments import EnvironmentAllowlist
 from otel_cw_exporter.route.routes import Route, Router, routes_from_json
 from otel_cw_exporter.send.client import client_factory
-from otel_cw_exporter.send.delivery import Delivery, Request
+from otel_cw_exporter.send.delivery import GRACE, Delivery, Request
 from otel_cw_exporter.send.groups import GroupSettings
 from otel_cw_exporter.send.planning import plan_requests
 from otel_cw_exporter.telemetry import ExporterStats, Telemetry
@@ -293,7 +293,8 @@ class CloudWatchLogRecordExporter(LogRecordExporter):
                 requests.append(Request(group, stream, [event], None))
         if not requests:
             return
-        deadline = time.monotonic() + max(0.0, min(within, self.config.timeout))
+        # An answer may take GRACE past the deadline: the whole shutdown stays within its time.
+        deadline = time.monotonic() + max(0.0, min(within - GRACE, self.config.timeout))
         with feedback.exporting():
             try:
                 self._delivery.send_all(requests, deadline)
@@ -312,9 +313,10 @@ class CloudWatchLogRecordExporter(LogRecordExporter):
         if self._shutdown:
             return
         self._shutdown = True
+        ends = time.monotonic() + timeout_millis / 1000
         if self._writer is not None:
             self._close_writer(timeout_millis / 1000)
-        self._delivery.stop(timeout_millis / 1000)
-        self._delivery.wait_idle(timeout_millis / 1000)
+        self._delivery.stop(ends - time.monotonic())
+        self._delivery.wait_idle(ends - time.monotonic())
         with feedback.exporting():
             self._telemetry.final_report()

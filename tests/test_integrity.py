@@ -200,19 +200,23 @@ def test_a_run_with_throttling_and_lost_answers_verifies_with_its_duplicates(
 
 
 def test_events_the_delivery_gave_up_on_are_announced(cloudwatch_logs: LocalCloudWatchLogs) -> None:
+    refused = {"on": True}
     cloudwatch_logs.inject(
-        lambda call: Fault(code="ServiceUnavailableException", status=503) if call.operation == "PutLogEvents" else None
+        lambda call: (
+            Fault(code="AccessDeniedException", status=400)
+            if call.operation == "PutLogEvents" and refused["on"]
+            else None
+        )
     )
-    cw = exporter(cloudwatch_logs, timeout=0.5)
-    cw.export(records(10))  # every attempt within its timeout fails: dropped, counted, and said
-    cloudwatch_logs.clear_faults()
-    time.sleep(0.6)
+    cw = exporter(cloudwatch_logs, timeout=2)
+    cw.export(records(10))  # refused (an IAM change not made yet): dropped, counted, and said
+    refused["on"] = False
     cw.export(records(5))
     cw.shutdown()
     report = stored_report(cloudwatch_logs)
     [writer] = report.writers
-    assert cw.stats.dropped == {"retry_budget": 10}
-    assert writer.known_drops == [{"reason": "retry_budget", "from": 1, "to": 10}]
+    assert cw.stats.dropped == {"non_retryable": 10}
+    assert writer.known_drops == [{"reason": "non_retryable", "from": 1, "to": 10}]
     assert report.ok() and writer.first == 11 and writer.opened is not None  # said again: its first was lost
 
 
