@@ -17,7 +17,8 @@ from opentelemetry.sdk.resources import Resource
 
 from otel_cw_exporter import alerts, feedback
 from otel_cw_exporter.config import check_aws_variables, resolve
-from otel_cw_exporter.encode.event import Event, EventEncoder
+from otel_cw_exporter.encode.event import Event
+from otel_cw_exporter.encode.fast import FastEncoder
 from otel_cw_exporter.encode.redaction import Redactor
 from otel_cw_exporter.records import timestamp_ns
 from otel_cw_exporter.route.environments import EnvironmentAllowlist
@@ -98,7 +99,7 @@ class CloudWatchLogRecordExporter(LogRecordExporter):
         self._router = Router(config.log_group_name, config.log_stream_name, route_list, sources=names)
         self._allowlist = EnvironmentAllowlist(config.environments) if config.environments else None
         redactor = Redactor() if config.redact_keys is None else Redactor(keys=tuple(config.redact_keys))
-        self._encoder = EventEncoder(xray_trace_id=config.xray_trace_id, redactor=redactor)
+        self._encoder = FastEncoder(xray_trace_id=config.xray_trace_id, redactor=redactor)
         self._telemetry = Telemetry(meter_provider)
         self._delivery = Delivery(
             client_factory(client, config),
@@ -170,26 +171,37 @@ class CloudWatchLogRecordExporter(LogRecordExporter):
         entity: dict[str, Any] | None = None
         router, encode, allowlist = self._router, self._encoder.encode, self._allowlist
         fixed = router.fixed
-        for record in batch:
-            try:
-                if feedback.is_feedback(record.log_record.attributes):
-                    ignored += 1
-                    continue
-                if allowlist is not None and not allowlist.allows(record):
-                    filtered += 1
-                    continue
-                destination = fixed or router.destination(record, timestamp_ns(record))
-                event = encode(record)
-                if self.config.entity and entity is None:
-                    entity = self._entity_for(record.resource)
-            except Exception:
-                telemetry.drop("encoding_error", 1)
+        # One destination and no filter: runs of records that share a shape are encoded together.
+        runs = self._encoder.chunks(batch, feedback.MARKER) if fixed and allowlist is None else ((None, batch),)
+        for made, records in runs:
+            if made is not None and fixed:
+                if made and self.config.entity and entity is None:
+                    entity = self._entity_for(records[0].resource)
+                events = by_destination.get(fixed)
+                if events is None:
+                    by_destination[fixed] = events = []
+                events.extend(made)
                 continue
-            truncated += event.truncated
-            events = by_destination.get(destination)
-            if events is None:
-                by_destination[destination] = events = []
-            events.append(event)
+            for record in records:
+                try:
+                    if feedback.is_feedback(record.log_record.attributes):
+                        ignored += 1
+                        continue
+                    if allowlist is not None and not allowlist.allows(record):
+                        filtered += 1
+                        continue
+                    destination = fixed or router.destination(record, timestamp_ns(record))
+                    event = encode(record)
+                    if self.config.entity and entity is None:
+                        entity = self._entity_for(record.resource)
+                except Exception:
+                    telemetry.drop("encoding_error", 1)
+                    continue
+                truncated += event.truncated
+                events = by_destination.get(destination)
+                if events is None:
+                    by_destination[destination] = events = []
+                events.append(event)
         telemetry.add("events_ignored_feedback", ignored)
         telemetry.add("events_filtered", filtered)
         telemetry.add("events_truncated", truncated)
