@@ -62,6 +62,7 @@ _event_name_of = attrgetter("event_name")
 _seconds_of = itemgetter(slice(0, 10))
 _micros_of = itemgetter(slice(10, 16))
 _new_event = partial(tuple.__new__, Event)
+_START, _START_ESCAPED = '{"timestamp":"', '{\\"timestamp\\":\\"'
 _text_of = itemgetter(0)
 _escaped_of = itemgetter(1)
 
@@ -501,11 +502,8 @@ class FastEncoder:
                 if len(spans) >= _MAX_ENTRIES:
                     spans.clear()
                 spans[pair] = self._span_part(*pair)
-        span_texts: Any = repeat(spans[next(iter(pairs))].text, n)
-        span_escapes: Any = repeat(spans[next(iter(pairs))].escaped, n)
-        if len(pairs) > 1:
-            parts = list(map(spans.__getitem__, zip(traces, span_ids, strict=True)))
-            span_texts, span_escapes = map(_text_of, parts), map(_escaped_of, parts)
+        span = spans[next(iter(pairs))]
+        span_parts = list(map(spans.__getitem__, zip(traces, span_ids, strict=True))) if len(pairs) > 1 else None
 
         stamps = list(map(_timestamp_of, log_records))
         if set(map(type, stamps)) != {int}:
@@ -525,38 +523,38 @@ class FastEncoder:
         tail = _Part(resource.part.text[:-1] + name.text + "}", resource.part.escaped[:-1] + name.escaped + "}")
         head_text, head_escaped = "Z" + head.text + '{"', "Z" + head.escaped + '{\\"'
         code = _Part("}" + code.text, "}" + code.escaped)
-        seconds = map(prefixes.__getitem__, map(_seconds_of, digits))
-        messages = list(
-            map(
-                "".join,
-                zip(
-                    repeat('{"timestamp":"', n),
-                    seconds,
-                    map(_micros_of, digits),
-                    repeat(head_text, n),
-                    extras,
-                    repeat(code.text, n),
-                    span_texts,
-                    repeat(tail.text, n),
-                    strict=True,
-                ),
-            )
+        # Five pieces a record: the time's second (cached) and its fraction, the head, extra, the rest.
+        rest = _Part(code.text + tail.text, code.escaped + tail.escaped)
+        if span_parts is None:
+            rest = _Part(code.text + span.text + tail.text, code.escaped + span.escaped + tail.escaped)
+        starts: Any
+        escaped_starts: Any
+        if len(prefixes) == 1:
+            (date,) = prefixes.values()
+            starts, escaped_starts = repeat(_START + date, n), repeat(_START_ESCAPED + date, n)
+        else:
+            dates = list(map(prefixes.__getitem__, map(_seconds_of, digits)))
+            starts, escaped_starts = map(_START.__add__, dates), map(_START_ESCAPED.__add__, dates)
+        micros = list(map(_micros_of, digits))
+        pieces: tuple[Any, ...] = (starts, micros, repeat(head_text, n), extras, repeat(rest.text, n))
+        escaped_pieces: tuple[Any, ...] = (
+            escaped_starts,
+            micros,
+            repeat(head_escaped, n),
+            escaped_extras,
+            repeat(rest.escaped, n),
         )
-        seconds = map(prefixes.__getitem__, map(_seconds_of, digits))
-        escaped = map(
-            "".join,
-            zip(
-                repeat('{\\"timestamp\\":\\"', n),
-                seconds,
-                map(_micros_of, digits),
-                repeat(head_escaped, n),
-                escaped_extras,
+        if span_parts is not None:  # more than one span in the run: their parts before the rest
+            rest = _Part(code.text, code.escaped)
+            pieces = (*pieces[:4], repeat(code.text, n), map(_text_of, span_parts), repeat(tail.text, n))
+            escaped_pieces = (
+                *escaped_pieces[:4],
                 repeat(code.escaped, n),
-                span_escapes,
+                map(_escaped_of, span_parts),
                 repeat(tail.escaped, n),
-                strict=True,
-            ),
-        )
+            )
+        messages = list(map("".join, zip(*pieces, strict=True)))
+        escaped = map("".join, zip(*escaped_pieces, strict=True))
         if inner.isascii() and head_text.isascii() and code.text.isascii() and tail.text.isascii():
             sizes = list(map(len, messages))
         else:
