@@ -305,13 +305,20 @@ def stdlib_bridge(provider: LoggerProvider) -> logging.Handler:
     return OTelHandler(logger_provider=provider)
 
 
-def exporter_for(name: str, sink_url: str, latency: LatencyLog | None = None) -> LogRecordExporter:
-    """The contender's exporter alone (for the exporter-own figure and for its pipeline)."""
+def exporter_for(
+    name: str, sink_url: str, latency: LatencyLog | None = None, options: dict[str, Any] | None = None
+) -> LogRecordExporter:
+    """The contender's exporter alone (for the exporter-own figure and for its pipeline); ``options`` are
+    extra keyword arguments for ours (a TypeError when this version does not have one)."""
     if name == "ours":
         from otel_cw_exporter.exporter import CloudWatchLogRecordExporter
 
         return CloudWatchLogRecordExporter(
-            log_group_name=GROUP, log_stream_name=STREAM, client=boto3_logs_client(sink_url), create_log_group=True
+            log_group_name=GROUP,
+            log_stream_name=STREAM,
+            client=boto3_logs_client(sink_url),
+            create_log_group=True,
+            **(options or {}),
         )
     if name == "otlp":
         from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter

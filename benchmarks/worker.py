@@ -3,7 +3,9 @@
 The parent (``benchmarks.run``) starts one of these per (contender, scenario) so that nothing measured
 in one scenario (heap, threads, caches, peak RSS) leaks into another. Scenarios:
 
-- ``own``: exporter-own CPU: ``export()`` called directly on pre-built batches of ReadableLogRecords.
+- ``own``: exporter-own CPU: ``export()`` called directly on pre-built batches of ReadableLogRecords;
+  ``own-integrity`` and ``own-spool``: the same with ``integrity=True`` / ``spool_dir=<a temporary
+  directory>`` (reported as not available by a version without the option).
 - ``stdlib`` / ``api``: whole pipeline, N records from stdlib ``logging`` / the OTel Logs API, clock
   stopped when the sink has accepted all N.
 - ``burst``: peak RSS and its growth while a burst of records is emitted as fast as possible.
@@ -18,9 +20,11 @@ import json
 import logging
 import resource
 import sys
+import tempfile
 import time
 import traceback
 from array import array
+from collections.abc import Callable
 from typing import Any
 
 from benchmarks.contenders import Pipeline, Settings, SinkClient, exporter_for, stdlib_bridge
@@ -70,13 +74,34 @@ def _rate(events: int, seconds: float) -> float | None:
     return events / seconds if seconds > 0 else None
 
 
-def scenario_own(name: str, sink_url: str, records: int, batch_size: int) -> dict[str, Any]:
+#: ``own`` with extra exporter options: the same figure with integrity on, and with a spool (healthy endpoint).
+OWN_VARIANTS: dict[str, Callable[[str], dict[str, Any]]] = {
+    "own": lambda _: {},
+    "own-integrity": lambda _: {"integrity": True},
+    "own-spool": lambda scratch: {"spool_dir": scratch},
+}
+NOT_AVAILABLE = "n/a (option not available)"
+
+
+def scenario_own(name: str, sink_url: str, records: int, batch_size: int, variant: str = "own") -> dict[str, Any]:
     """``export()`` on pre-built batches; process CPU (all threads: ours may send concurrently)."""
     if name == "watchtower":
         return {"skipped": "watchtower is a logging.Handler, not an OTel exporter"}
+    if variant != "own" and name != "ours":
+        return {"skipped": f"{variant} is an option of ours"}
+    with tempfile.TemporaryDirectory(prefix="bench-spool-") as scratch:
+        try:
+            exporter = exporter_for(name, sink_url, options=OWN_VARIANTS[variant](scratch))
+        except TypeError as error:  # this version has no such option
+            return {"skipped": NOT_AVAILABLE, "error_text": str(error)}
+        result = _measure_own(name, sink_url, exporter, records, batch_size)
+        result["options"] = sorted(OWN_VARIANTS[variant](scratch))
+        return result
+
+
+def _measure_own(name: str, sink_url: str, exporter: Any, records: int, batch_size: int) -> dict[str, Any]:
     sink = SinkClient(sink_url)
     batch = build_records(batch_size, stdlib_bridge)
-    exporter = exporter_for(name, sink_url)
     noop_count = getattr(exporter, "count", None)
     exporter.export(batch[:WARMUP])  # first-use costs (client, connection, caches) are not the steady state
     rounds = max(1, records // batch_size)
@@ -253,7 +278,9 @@ def scenario_paced(name: str, sink_url: str, rate: int, seconds: float, settings
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--contender", required=True)
-    parser.add_argument("--scenarios", required=True, help="comma-separated: own,stdlib,api,burst,paced")
+    parser.add_argument(
+        "--scenarios", required=True, help="comma-separated: own,own-integrity,own-spool,stdlib,api,burst,paced"
+    )
     parser.add_argument("--sink", required=True)
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--batch-size", type=int, default=10_000)
@@ -279,8 +306,8 @@ def main(argv: list[str] | None = None) -> int:
             schedule_delay_millis=args.schedule_delay_ms,
         )
         try:
-            if scenario == "own":
-                results[scenario] = scenario_own(args.contender, args.sink, args.records, args.batch_size)
+            if scenario in OWN_VARIANTS:
+                results[scenario] = scenario_own(args.contender, args.sink, args.records, args.batch_size, scenario)
             elif scenario in ("stdlib", "api"):
                 results[scenario] = scenario_pipeline(
                     args.contender, args.sink, args.records, settings, api=scenario == "api"

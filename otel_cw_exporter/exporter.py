@@ -18,7 +18,8 @@ from opentelemetry.sdk.resources import Resource
 
 from otel_cw_exporter import alerts, feedback
 from otel_cw_exporter.config import check_aws_variables, resolve
-from otel_cw_exporter.encode.event import Event, EventEncoder
+from otel_cw_exporter.encode.event import Event
+from otel_cw_exporter.encode.fast import FastEncoder
 from otel_cw_exporter.encode.redaction import Redactor
 from otel_cw_exporter.limits import MAX_EVENT_BYTES
 from otel_cw_exporter.records import timestamp_ns
@@ -142,7 +143,7 @@ class CloudWatchLogRecordExporter(LogRecordExporter):
         self._allowlist = EnvironmentAllowlist(config.environments) if config.environments else None
         redactor = Redactor() if config.redact_keys is None else Redactor(keys=tuple(config.redact_keys))
         self._writer = Writer(config.integrity_secret()) if config.integrity else None
-        self._encoder = EventEncoder(
+        self._encoder = FastEncoder(
             xray_trace_id=config.xray_trace_id,
             redactor=redactor,
             max_event_bytes=MAX_EVENT_BYTES - (RESERVE if self._writer is not None else 0),
@@ -233,30 +234,43 @@ class CloudWatchLogRecordExporter(LogRecordExporter):
         fixed = router.fixed
         writer = self._writer
         resource: Resource | None = None
-        for record in batch:
-            destination: tuple[str, str] | None = None
-            try:
-                if feedback.is_feedback(record.log_record.attributes):
-                    ignored += 1
-                    continue
-                if allowlist is not None and not allowlist.allows(record):
-                    filtered += 1
-                    continue
-                destination = fixed or router.destination(record, timestamp_ns(record))
-                event = encode(record)
-                if self.config.entity and entity is None:
-                    entity = self._entity_for(record.resource)
-            except Exception:
-                telemetry.drop("encoding_error", 1)
-                if writer is not None:
-                    writer.lost_unnumbered(destination, 1, "encoding_error")
+        # One destination and no filter: runs of records that share a shape are encoded together.
+        runs = self._encoder.chunks(batch, feedback.MARKER) if fixed and allowlist is None else ((None, batch),)
+        for made, records in runs:
+            if made is not None and fixed:
+                if made:
+                    resource = records[-1].resource
+                    if self.config.entity and entity is None:
+                        entity = self._entity_for(records[0].resource)
+                events = by_destination.get(fixed)
+                if events is None:
+                    by_destination[fixed] = events = []
+                events.extend(made)
                 continue
-            resource = record.resource
-            truncated += event.truncated
-            events = by_destination.get(destination)
-            if events is None:
-                by_destination[destination] = events = []
-            events.append(event)
+            for record in records:
+                destination: tuple[str, str] | None = None
+                try:
+                    if feedback.is_feedback(record.log_record.attributes):
+                        ignored += 1
+                        continue
+                    if allowlist is not None and not allowlist.allows(record):
+                        filtered += 1
+                        continue
+                    destination = fixed or router.destination(record, timestamp_ns(record))
+                    event = encode(record)
+                    if self.config.entity and entity is None:
+                        entity = self._entity_for(record.resource)
+                except Exception:
+                    telemetry.drop("encoding_error", 1)
+                    if writer is not None:
+                        writer.lost_unnumbered(destination, 1, "encoding_error")
+                    continue
+                resource = record.resource
+                truncated += event.truncated
+                events = by_destination.get(destination)
+                if events is None:
+                    by_destination[destination] = events = []
+                events.append(event)
         telemetry.add("events_ignored_feedback", ignored)
         telemetry.add("events_filtered", filtered)
         telemetry.add("events_truncated", truncated)

@@ -84,6 +84,7 @@ def test_ours_figures_are_real_numbers(quick: tuple[dict[str, Any], str]) -> Non
     assert results["paced"]["call_us_p50"] > 0
     assert results["paced"]["delivery_ms_p50"] is not None
     assert quick[0]["ratios"]["own_cpu_ours_over_floor"] > 0
+    assert quick[0]["ratios"]["own_cpu_ours_over_otlp"] is None or quick[0]["ratios"]["own_cpu_ours_over_otlp"] > 0
     assert quick[0]["targets"] is None  # quick mode checks no targets
 
 
@@ -101,5 +102,18 @@ def test_ours_ships_the_seed_security_event_through_the_sink(quick: tuple[dict[s
 
 def test_table_names_every_contender(quick: tuple[dict[str, Any], str]) -> None:
     _, printed = quick
-    for label in ("otel-cw-exporter", "SDK + do-nothing exporter", "bare floor", "Ratios"):
+    for label in ("otel-cw-exporter", "SDK + do-nothing exporter", "dict+dumps+POST", "Ratios"):
         assert label in printed
+
+
+def test_the_integrity_and_spool_variants_are_measured_or_said_unavailable(quick: tuple[dict[str, Any], str]) -> None:
+    document, printed = quick
+    for variant in ("own-integrity", "own-spool"):
+        entry = document["results"]["ours"][variant]
+        assert "error" not in entry, entry
+        if "skipped" in entry:  # a version without the option
+            assert entry["skipped"] == "n/a (option not available)"
+        else:
+            assert entry["accepted"] == entry["events"] > 0
+            assert entry["cpu_us_per_event"] > 0
+    assert "with integrity=True" in printed

@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 from opentelemetry.sdk._logs import ReadableLogRecord
 from opentelemetry.sdk.resources import Resource
 
-from otel_cw_exporter.encode.jsonsafe import clean, dumps_sized, sanitize, utf8_size
+from otel_cw_exporter.encode.jsonsafe import clean, dumps_sized, sanitize, string_content, utf8_size
 from otel_cw_exporter.encode.redaction import Redactor
 from otel_cw_exporter.encode.truncation import fit
 from otel_cw_exporter.limits import EVENT_OVERHEAD, MAX_EVENT_BYTES
@@ -26,15 +26,37 @@ _PLAIN = frozenset({str, int, float, bool, type(None)})
 _MAX_KINDS = 4096
 
 
-class Event(NamedTuple):
-    """One PutLogEvents event, with what planning needs already measured."""
-
+class _EventFields(NamedTuple):
     timestamp: int
     """Milliseconds since the epoch."""
     message: str
     size: int
     """UTF-8 bytes of ``message`` plus CloudWatch's 26 bytes of overhead."""
     truncated: bool
+    escaped: str = ""
+    """``message`` as the inside of a JSON string (the request body's form), or "" for "escape it yourself"."""
+
+
+class Event(_EventFields):
+    """One PutLogEvents event, with what planning needs already measured.
+
+    ``Event(timestamp, message, size, truncated)`` is complete: the request body escapes ``message``
+    itself. The encoder also fills ``escaped``, which the body then only joins. Build a changed event
+    with :func:`event_from` (or ``_replace``, which forgets ``escaped`` when ``message`` changes).
+    """
+
+    __slots__ = ()
+
+    def _replace(self, /, **changes: Any) -> Event:
+        if "message" in changes and "escaped" not in changes:
+            changes["escaped"] = ""  # a new message: its old escaped form must not reach the wire
+        return super()._replace(**changes)
+
+
+def event_from(timestamp: int, message: str, truncated: bool = False) -> Event:
+    """An event for ``message`` as it stands (rewritten after encoding, or read back from disk): its
+    size measured, its request-body form filled in."""
+    return Event(timestamp, message, utf8_size(message) + EVENT_OVERHEAD, truncated, string_content(message) or "")
 
 
 def xray_trace_id(trace_id: str) -> str:

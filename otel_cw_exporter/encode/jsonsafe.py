@@ -285,3 +285,54 @@ def encoded_size(value: str) -> int:
 def utf8_size(text: str) -> int:
     """UTF-8 length of already-clean text; ASCII text needs no encoding to be measured."""
     return len(text) if text.isascii() else len(text.encode("utf-8"))
+
+
+def fragment(value: Any) -> str | None:
+    """``value``'s JSON exactly as :func:`dumps` writes it inside any event whose every part passes this
+    check, or None when it does not (the caller then encodes the whole event the usual way).
+
+    For values made only of dicts with text keys, lists and plain scalars. None comes back for what would
+    send the whole event to another tier or through a repair: ``null`` in orjson's output (None, NaN, the
+    word "null" in a string), integers beyond 64 bits, lone surrogates, anything orjson hands to ``default``.
+    """
+    if _orjson is not None:
+        try:
+            data: bytes = _orjson.dumps(value, option=_ORJSON_OPTIONS)  # no default: the unusual raises
+        except (TypeError, ValueError, RecursionError):
+            return None
+        return None if b"null" in data else data.decode("utf-8")
+    try:
+        text = _PLAIN_ENCODER.encode(value)
+    except (TypeError, ValueError, RecursionError):
+        return None
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            return None
+    return text
+
+
+def string_content(text: str) -> str | None:
+    """``text`` as the inside of a JSON string literal (what a request body holds between the quotes),
+    or None for text that cannot be UTF-8 (lone surrogates). The same escapes in both tiers."""
+    if _orjson is not None:
+        try:
+            literal: str = _orjson.dumps(text).decode("utf-8")
+        except TypeError:
+            return None
+        return literal[1:-1]
+    literal = _PLAIN_ENCODER.encode(text)
+    try:
+        literal.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+    return literal[1:-1]
+
+
+def escape_json_text(text: str) -> str:
+    """The inside of the JSON string literal for ``text`` that is itself compact JSON written by this module
+    (so it holds no control characters): only ``\\`` and ``"`` need escaping, the same in both tiers."""
+    if "\\" in text:
+        text = text.replace("\\", "\\\\")
+    return text.replace('"', '\\"')

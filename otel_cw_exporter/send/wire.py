@@ -2,29 +2,57 @@
 
 Every event's message is already valid JSON text within every limit (``planning`` made sure), so
 botocore's walk over 10,000 event dicts and its second ``json.dumps`` only cost time (about 6 us per
-event). :func:`put_log_events_body` builds the same JSON document directly; ``delivery`` hands it to
-botocore, which still signs and sends it. Pure: no I/O.
+event). :func:`put_log_events_body` writes the same JSON document directly: the encoder already wrote
+each message in its escaped form (``Event.escaped``), so the body only joins them; an event without it
+(built by hand, rewritten after encoding, read back from disk) is escaped here. ``delivery`` hands the
+body to botocore, which still signs and sends it. Pure: no I/O.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from operator import attrgetter
 from typing import Any
 
 from otel_cw_exporter.encode.event import Event
-from otel_cw_exporter.encode.jsonsafe import plain_bytes
+from otel_cw_exporter.encode.jsonsafe import plain_bytes, string_content
 
 #: What botocore is given to validate and serialize in place of the real events (one valid event).
 PLACEHOLDER_EVENTS = ({"timestamp": 0, "message": "-"},)
 
 
+_timestamps = attrgetter("timestamp")
+_escapes = attrgetter("escaped")
+_EVENT = '{{"timestamp":{},"message":"{}"}}'.format
+
+
+def _escaped(events: Sequence[Event]) -> list[str] | None:
+    """Each event's message as the inside of a JSON string; None when one cannot be (lone surrogates)."""
+    texts = list(map(_escapes, events))
+    if "" in texts:
+        for index, event in enumerate(events):
+            if not texts[index]:
+                text = string_content(event.message)
+                if text is None:
+                    return None
+                texts[index] = text
+    return texts
+
+
 def put_log_events_body(group: str, stream: str, events: Sequence[Event], entity: dict[str, Any] | None) -> bytes:
     """The JSON body of a PutLogEvents call, as botocore would write it (UTF-8, compact)."""
-    payload: dict[str, Any] = {
-        "logGroupName": group,
-        "logStreamName": stream,
-        "logEvents": [{"timestamp": event.timestamp, "message": event.message} for event in events],
-    }
-    if entity:
-        payload["entity"] = entity
-    return plain_bytes(payload)
+    stamps = list(map(_timestamps, events))
+    escaped = _escaped(events) if set(map(type, stamps)) <= {int} else None
+    if escaped is None:  # never expected from the encoder: the one-document way, surrogates and all
+        payload: dict[str, Any] = {
+            "logGroupName": group,
+            "logStreamName": stream,
+            "logEvents": [{"timestamp": event.timestamp, "message": event.message} for event in events],
+        }
+        if entity:
+            payload["entity"] = entity
+        return plain_bytes(payload)
+    head = plain_bytes({"logGroupName": group, "logStreamName": stream})[:-1]
+    items = ",".join(map(_EVENT, stamps, escaped))
+    tail = b',"entity":' + plain_bytes(entity) + b"}" if entity else b"}"
+    return b"".join((head, b',"logEvents":[', items.encode("utf-8"), b"]", tail))

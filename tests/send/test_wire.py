@@ -7,8 +7,10 @@ import json
 import pytest
 
 from otel_cw_exporter.encode.event import Event
+from otel_cw_exporter.encode.fast import FastEncoder
+from otel_cw_exporter.encode.jsonsafe import plain_bytes
 from otel_cw_exporter.send.wire import put_log_events_body
-from tests.support import orjson_tier
+from tests.support import make_record, orjson_tier
 
 
 @pytest.mark.parametrize("enabled", [True, False], ids=["orjson", "stdlib"])
@@ -27,3 +29,40 @@ def test_the_request_body_is_what_botocore_would_send(enabled: bool) -> None:
         "entity": entity,
     }
     assert "entity" not in json.loads(put_log_events_body("g", "s", events, None))
+
+
+@pytest.mark.parametrize("enabled", [True, False], ids=["orjson", "stdlib"])
+def test_escaped_messages_are_joined_into_the_same_bytes(enabled: bool) -> None:
+    # The encoder's events carry their escaped form, hand-built ones do not: the body is the same either way.
+    records = [make_record(f'm{i} é "q" \\ \x01', {"extra": {"user": f"u{i}"}}) for i in range(20)]
+    with orjson_tier(enabled):
+        encoder = FastEncoder()
+        encoded = [event for made, chunk in encoder.chunks(records) for event in made or map(encoder.encode, chunk)]
+        assert all(event.escaped for event in encoded)
+        bare = [Event(*event[:4]) for event in encoded]
+        mixed = [event if i % 2 else bare[i] for i, event in enumerate(encoded)]
+        entity = {"keyAttributes": {"Type": "Service", "Name": "svc"}}
+        reference = plain_bytes(
+            {
+                "logGroupName": "g/é",
+                "logStreamName": "s",
+                "logEvents": [{"timestamp": e.timestamp, "message": e.message} for e in bare],
+                "entity": entity,
+            }
+        )
+        for events in (encoded, bare, mixed):
+            assert put_log_events_body("g/é", "s", events, entity) == reference
+
+
+def test_a_message_that_cannot_be_utf8_takes_the_one_document_way() -> None:
+    events = [Event(1, "ok", 28, False), Event(2, "a\ud800", 30, False)]
+    body = put_log_events_body("g", "s", events, None)
+    assert body == json.dumps(
+        {
+            "logGroupName": "g",
+            "logStreamName": "s",
+            "logEvents": [{"timestamp": 1, "message": "ok"}, {"timestamp": 2, "message": "a\ud800"}],
+        },
+        ensure_ascii=False,
+        separators=(",", ":"),
+    ).encode("utf-8", "surrogatepass")
