@@ -23,12 +23,18 @@ from otel_cw_exporter.records import timestamp_ns
 from otel_cw_exporter.route.environments import EnvironmentAllowlist
 from otel_cw_exporter.route.routes import Route, Router, routes_from_json
 from otel_cw_exporter.send.client import client_factory
-from otel_cw_exporter.send.delivery import Delivery, Request
+from otel_cw_exporter.send.delivery import Delivery, Losses, Request
 from otel_cw_exporter.send.groups import GroupSettings
 from otel_cw_exporter.send.planning import plan_requests
 from otel_cw_exporter.telemetry import ExporterStats, Telemetry
 
 _logger = logging.getLogger("otel_cw_exporter")
+#: What a drop warning says of the events planning left out, by reason.
+_LEFT_OUT = {
+    "too_old": " (older than 14 days)",
+    "too_new": " (more than 2 hours ahead)",
+    "too_large": "",
+}
 
 
 def _entity(resource: Resource) -> dict[str, Any]:
@@ -84,6 +90,9 @@ class CloudWatchLogRecordExporter(LogRecordExporter):
         kms_key_id: str | None = None,
         entity: bool | None = None,
         redact_keys: Sequence[str] | frozenset[str] | set[str] | None = None,
+        spool_dir: str | os.PathLike[str] | None = None,
+        spool_max_bytes: int | str | None = None,
+        dead_letter_max_bytes: int | str | None = None,
         meter_provider: Any = None,
         environ: Mapping[str, str] | None = None,
     ) -> None:
@@ -100,6 +109,23 @@ class CloudWatchLogRecordExporter(LogRecordExporter):
         redactor = Redactor() if config.redact_keys is None else Redactor(keys=tuple(config.redact_keys))
         self._encoder = EventEncoder(xray_trace_id=config.xray_trace_id, redactor=redactor)
         self._telemetry = Telemetry(meter_provider)
+        self._spool: Any = None  # a Spool when spool_dir is set (imported then only: sqlite3 costs)
+        self._replay: Any = None
+        losses: Losses | None = None
+        if config.spool_dir is not None:
+            from otel_cw_exporter.spool.files import prepare
+            from otel_cw_exporter.spool.losses import SpoolLosses
+            from otel_cw_exporter.spool.spool import Spool
+
+            directory = prepare(config.spool_dir, config.source("spool_dir"))
+            self._spool = Spool(
+                directory,
+                self._telemetry,
+                max_bytes=config.spool_max_bytes,
+                dead_letter_max_bytes=config.dead_letter_max_bytes,
+                on_evicted=self._on_spool_evicted,
+            )
+            losses = SpoolLosses(self._spool)
         self._delivery = Delivery(
             client_factory(client, config),
             self._telemetry,
@@ -107,7 +133,13 @@ class CloudWatchLogRecordExporter(LogRecordExporter):
             create_log_stream=config.create_log_stream,
             group_settings=GroupSettings.of(config),
             max_concurrency=config.max_concurrency,
+            losses=losses,
         )
+        if self._spool is not None:
+            from otel_cw_exporter.spool.replay import Replay
+
+            self._replay = Replay(self._spool, self._delivery, self._telemetry, timeout=config.timeout)
+            self._replay.start_if_waiting()  # a previous run's events, or a dead process's
         self._entities: dict[int, tuple[Resource, dict[str, Any]]] = {}
         self._shutdown = False
         self._mp_hooked = False
@@ -129,6 +161,16 @@ class CloudWatchLogRecordExporter(LogRecordExporter):
     def _after_fork(self) -> None:
         self._delivery.after_fork()
         self._telemetry.after_fork()
+        if self._spool is not None:
+            self._spool.after_fork()  # the child keeps its own file, never the parent's
+            self._replay.after_fork()
+
+    def _on_spool_evicted(self, group: str, stream: str, events: Sequence[Event], reason: str) -> None:
+        """Events the spool had kept and evicted or dead-lettered (``spool_evicted``, or CloudWatch's reason
+        when a replay was refused): already counted as dropped and written to the dead-letter file.
+
+        A no-op for now: the integrity trail (issue 13) announces these drops in the stream's next event.
+        """
 
     def _before_fork(self) -> None:
         # multiprocessing's children leave through os._exit, skipping atexit (and so the provider's
@@ -149,7 +191,12 @@ class CloudWatchLogRecordExporter(LogRecordExporter):
     def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
         """Deliver a batch within ``timeout`` seconds; never raises."""
         if self._shutdown:
-            self._telemetry.drop("shutdown", len(batch), " (export after shutdown)")
+            if self._spool is None:
+                self._telemetry.drop("shutdown", len(batch), " (export after shutdown)")
+            else:  # kept for the next start
+                with feedback.exporting():
+                    for request in self._requests(batch):
+                        self._delivery.lose(request, request.events, "shutdown", " (export after shutdown)")
             return LogRecordExportResult.FAILURE
         deadline = time.monotonic() + self.config.timeout
         with feedback.exporting():  # our own error line too must not come back as a record
@@ -157,6 +204,8 @@ class CloudWatchLogRecordExporter(LogRecordExporter):
                 feedback.install()
                 requests = self._requests(batch)
                 ok = self._delivery.send_all(requests, deadline)
+                if ok and requests and self._replay is not None:
+                    self._replay.wake()  # delivery works: send what the spool kept
             except Exception as error:  # never expected: say so, count nothing twice, never raise
                 _logger.debug("otel-cw-exporter: unexpected error while exporting", exc_info=True)
                 alerts.warn("unexpected error while exporting: %s: %s", type(error).__name__, error)
@@ -198,9 +247,8 @@ class CloudWatchLogRecordExporter(LogRecordExporter):
         requests: list[Request] = []
         for (group, stream), events in by_destination.items():
             plan = plan_requests(events, now_ms)
-            telemetry.drop("too_old", plan.too_old, f" (older than 14 days, for {group}/{stream})")
-            telemetry.drop("too_new", plan.too_new, f" (more than 2 hours ahead, for {group}/{stream})")
-            telemetry.drop("too_large", plan.too_large, f" (for {group}/{stream})")
+            for reason, left in plan.left.items():  # to the dead-letter file too, when there is a spool
+                self._delivery.lose(Request(group, stream, left, entity), left, reason, _LEFT_OUT[reason])
             requests.extend(Request(group, stream, part, entity) for part in plan.requests)
         return requests
 
@@ -225,7 +273,13 @@ class CloudWatchLogRecordExporter(LogRecordExporter):
         if self._shutdown:
             return
         self._shutdown = True
-        self._delivery.stop(timeout_millis / 1000)
-        self._delivery.wait_idle(timeout_millis / 1000)
+        within = timeout_millis / 1000
+        if self._replay is not None:
+            self._replay.stop(0.0)
+        self._delivery.stop(within)
+        self._delivery.wait_idle(within)
+        if self._replay is not None:
+            self._replay.stop(within)
+            self._spool.close()  # what it holds is replayed at the next start
         with feedback.exporting():
             self._telemetry.final_report()

@@ -7,6 +7,7 @@ handler owns an OTel pipeline of its own, and delivers what it queued when ``log
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -41,6 +42,9 @@ def cloudwatch_handler(
     kms_key_id: str | None = None,
     entity: bool | None = None,
     redact_keys: Sequence[str] | frozenset[str] | set[str] | None = None,
+    spool_dir: str | os.PathLike[str] | None = None,
+    spool_max_bytes: int | str | None = None,
+    dead_letter_max_bytes: int | str | None = None,
     meter_provider: Any = None,
     environ: Mapping[str, str] | None = None,
 ) -> OTelHandler:
@@ -75,6 +79,9 @@ def cloudwatch_handler(
         kms_key_id=kms_key_id,
         entity=entity,
         redact_keys=redact_keys,
+        spool_dir=spool_dir,
+        spool_max_bytes=spool_max_bytes,
+        dead_letter_max_bytes=dead_letter_max_bytes,
         meter_provider=meter_provider,
         environ=environ,
     )

@@ -54,12 +54,17 @@ class Call:
 
 @dataclass(frozen=True)
 class Fault:
-    """What to answer instead of the real thing. ``status=None`` answers normally after ``delay``."""
+    """What to answer instead of the real thing. ``status=None`` answers normally after ``delay``.
+
+    ``reset_after_store``: do the real thing (the events are stored), then drop the connection without
+    an answer, as a connection reset after CloudWatch stored a request does: the client cannot know.
+    """
 
     code: str | None = "ThrottlingException"
     status: int | None = 400
     message: str = "injected fault"
     delay: float = 0.0
+    reset_after_store: bool = False
 
 
 @dataclass(frozen=True)
@@ -121,8 +126,24 @@ class _AwsRules:
         if fault is not None:
             if fault.delay:
                 time.sleep(fault.delay)
+            if fault.reset_after_store:
+                b"".join(self._handle(operation, payload, body, environ, lambda *_: None))
+                connection = environ.get("werkzeug.socket")
+                if connection is not None:
+                    connection.shutdown(socket.SHUT_RDWR)
+                raise ConnectionResetError("injected: connection reset after the request was handled")
             if fault.status is not None and fault.code is not None:
                 return _error(start_response, fault.status, fault.code, fault.message)
+        return self._handle(operation, payload, body, environ, start_response)
+
+    def _handle(
+        self,
+        operation: str,
+        payload: dict[str, Any],
+        body: bytes,
+        environ: dict[str, Any],
+        start_response: Callable[..., Any],
+    ) -> Iterable[bytes]:
         region_match = _REGION_IN_AUTH.search(environ.get("HTTP_AUTHORIZATION", ""))
         region = region_match.group(1) if region_match else REGION
         if operation in QUERY_DEFINITION_OPERATIONS:
