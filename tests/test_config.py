@@ -322,15 +322,17 @@ def test_spool_options_from_arguments_and_variables(tmp_path: Any) -> None:
         (
             {},
             {"OTEL_EXPORTER_CLOUDWATCH_LOGS_SPOOL_MAX_BYTES": "12 MB"},
-            "OTEL_EXPORTER_CLOUDWATCH_LOGS_SPOOL_MAX_BYTES='12 MB': expected a size in bytes; fix: set OTEL_EXPORTER_CLOUDWATCH_LOGS_SPOOL_MAX_BYTES=256MiB (or KiB, GiB)",
+            "OTEL_EXPORTER_CLOUDWATCH_LOGS_SPOOL_MAX_BYTES='12 MB': expected a size in bytes"
+            "; fix: set OTEL_EXPORTER_CLOUDWATCH_LOGS_SPOOL_MAX_BYTES=256MiB (or KiB, GiB)",
         ),
         (
             {"dead_letter_max_bytes": 10},
             {},
-            "dead_letter_max_bytes=10: expected a whole number of bytes, at least 1024; fix: set dead_letter_max_bytes='64MiB'",
+            "dead_letter_max_bytes=10: expected a whole number of bytes, at least 1024"
+            "; fix: set dead_letter_max_bytes='64MiB'",
         ),
         ({"spool_max_bytes": 2.5e6}, {}, "spool_max_bytes=2500000.0: expected a whole number of bytes, at least 1024"),
-        ({"spool_dir": "  "}, {}, None),
+        ({"spool_dir": "  "}, {}, "spool_dir='  ': expected a directory path; fix: set spool_dir='/var/spool/myapp'"),
     ],
 )
 def test_bad_spool_options_fail_at_construction(

@@ -13,7 +13,6 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -88,7 +87,13 @@ else:  # the outage is over: log, replay the earlier runs' spools, end when drai
 
 def run_app(tmp_path: Path, environ: dict[str, str], *args: str) -> dict[str, Any]:
     done = subprocess.run(
-        [sys.executable, "app.py", *args], cwd=tmp_path, env=environ, capture_output=True, text=True, timeout=60
+        [sys.executable, "app.py", *args],
+        cwd=tmp_path,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
     return {"runs": [json.loads(line) for line in done.stdout.splitlines()]}
@@ -111,7 +116,11 @@ def test_an_outage_with_a_restart_a_fork_and_a_sigkill_loses_and_doubles_nothing
     first = run_app(tmp_path, environ, "0", "300", "fork")["runs"]  # then a graceful restart
     assert len(spool_files(spool)) == 2  # the parent's file and the child's
     killed = subprocess.Popen(
-        [sys.executable, "app.py", "300", "300", "kill-me"], cwd=tmp_path, env=environ, stdout=subprocess.PIPE, text=True
+        [sys.executable, "app.py", "300", "300", "kill-me"],
+        cwd=tmp_path,
+        env=environ,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert killed.stdout is not None
     second = json.loads(killed.stdout.readline())
@@ -129,7 +138,9 @@ def test_an_outage_with_a_restart_a_fork_and_a_sigkill_loses_and_doubles_nothing
     assert spooled == 650 and last["replayed"] == 650 and last["drained"], (first, second, last)
     assert spool_files(spool) == []
     assert all(not run["dropped"] for run in [*first, second, last]), (first, second, last)
-    print(f"outage: logged {len(logged)}, spooled {spooled}, replayed {last['replayed']}, stored {sum(counts.values())}")
+    print(
+        f"outage: logged {len(logged)}, spooled {spooled}, replayed {last['replayed']}, stored {sum(counts.values())}"
+    )
 
 
 WSGI = """
