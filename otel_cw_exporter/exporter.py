@@ -204,8 +204,11 @@ class CloudWatchLogRecordExporter(LogRecordExporter):
                 feedback.install()
                 requests = self._requests(batch)
                 ok = self._delivery.send_all(requests, deadline)
-                if ok and requests and self._replay is not None:
-                    self._replay.wake()  # delivery works: send what the spool kept
+                if self._replay is not None and requests:
+                    if ok:
+                        self._replay.wake()  # delivery works: send what was kept now
+                    else:
+                        self._replay.probe_later()  # events were kept: probe, with backoff
             except Exception as error:  # never expected: say so, count nothing twice, never raise
                 _logger.debug("otel-cw-exporter: unexpected error while exporting", exc_info=True)
                 alerts.warn("unexpected error while exporting: %s: %s", type(error).__name__, error)

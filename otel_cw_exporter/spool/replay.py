@@ -95,6 +95,14 @@ class Replay:
         if self._spool.has_events():
             self.start()
             return
+        self._look()
+
+    def probe_later(self) -> None:
+        """Delivery failed and events were kept: start probing, the first probe after a backoff."""
+        if self._thread is None and self._spool.has_events():
+            self.start(first_pause=self._probe_base)
+
+    def _look(self) -> None:
         now = time.monotonic()
         if now - self._looked >= ADOPT_INTERVAL:  # a process that died meanwhile may have left a file
             self._looked = now
@@ -106,11 +114,11 @@ class Replay:
         if spool_files(self._spool.directory):
             self.start()
 
-    def start(self) -> None:
+    def start(self, first_pause: float = 0.0) -> None:
         with self._start_lock:
             if self._thread is not None or self._stop.is_set():
                 return
-            thread = threading.Thread(target=self._run, name="otel-cw-spool-replay", daemon=True)
+            thread = threading.Thread(target=self._run, args=(first_pause,), name="otel-cw-spool-replay", daemon=True)
             try:
                 thread.start()
             except RuntimeError:  # no thread to be had (interpreter exit): the next start replays
@@ -129,8 +137,10 @@ class Replay:
         self._wake.wait(seconds)
         self._wake.clear()
 
-    def _run(self) -> None:
+    def _run(self, first_pause: float) -> None:
         failures = 0
+        if first_pause:
+            self._pause(self._rng.uniform(first_pause / 2, first_pause))
         with exporting():  # our own warnings must not come back as records
             while not self._stop.is_set():
                 try:
@@ -152,6 +162,12 @@ class Replay:
 
     def send(self, store: Store, rows: Sequence[Row]) -> bool:
         """One round: send ``rows`` of ``store``; True when every one of them was stored or given up."""
+        try:
+            return self._send(store, rows)
+        finally:
+            self._spool.done(store, rows)
+
+    def _send(self, store: Store, rows: Sequence[Row]) -> bool:
         by_event = {id(row.event): row for row in rows}
         round_ = _Round(self._spool)
         requests: list[Request] = []

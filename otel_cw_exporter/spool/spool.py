@@ -61,6 +61,7 @@ class Spool:
         self._adopted: dict[Path, tuple[Store, Lock]] = {}
         self._last_look = -float("inf")
         self._closed = False
+        self._sending: dict[Path, set[int]] = {}  # ids the replay is sending now: never evicted meanwhile
 
     def after_fork(self) -> None:
         """In a forked child: nothing of the parent's (its files stay its own); a file of our own when needed."""
@@ -123,7 +124,7 @@ class Spool:
             store = min((s for s in stores if s.events), key=lambda s: s.oldest_ms or 0, default=None)
             if store is None:
                 return
-            rows = store.oldest(10_000, excess)
+            rows = store.oldest(10_000, excess, self._busy(store))
             if not rows:
                 return
             self._evict(store, rows, "spool_full")
@@ -226,8 +227,19 @@ class Spool:
         remove(path, lock)  # only the lock file is left to remove
         alerts.warn("the spool file %s cannot be read (%s): set aside as %s, not replayed", path, error, aside.name)
 
+    def _busy(self, store: Store) -> frozenset[int]:
+        return frozenset(self._sending.get(store.path, ()))
+
+    def done(self, store: Store, rows: Sequence[Row]) -> None:
+        """The replay has finished with ``rows`` (stored, given up or kept): they may be evicted again."""
+        with self._lock:
+            sending = self._sending.get(store.path)
+            if sending is not None:
+                sending.difference_update(row.id for row in rows)
+
     def chunk(self, max_events: int, max_bytes: int) -> tuple[Store, list[Row]] | None:
-        """The oldest events of the file that holds the oldest one, or None when nothing is kept."""
+        """The oldest events of the file that holds the oldest one, or None when nothing is kept; they are
+        the replay's until :meth:`done` (no eviction takes them meanwhile)."""
         with self._lock:
             stores = [store for store in self._stores() if store.events]
             while stores:
@@ -239,6 +251,7 @@ class Spool:
                     stores.remove(store)
                     continue
                 if rows:
+                    self._sending.setdefault(store.path, set()).update(row.id for row in rows)
                     return store, rows
                 stores.remove(store)
             return None
@@ -278,7 +291,8 @@ class Spool:
                 if store.oldest_ms is None or store.oldest_ms >= cutoff:
                     continue
                 try:
-                    rows = store.older_than(cutoff)
+                    busy = self._busy(store)
+                    rows = [row for row in store.older_than(cutoff) if row.id not in busy]
                 except (UnreadableSpool, SpoolUnavailable) as error:
                     self._drop_store(store, error)
                     continue

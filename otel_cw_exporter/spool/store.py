@@ -197,17 +197,20 @@ class Store:
 
     # -- reading ------------------------------------------------------------------------------------
 
-    def oldest(self, max_events: int, max_bytes: int) -> list[Row]:
-        """The oldest events (by timestamp), at most ``max_events`` and about ``max_bytes`` (at least one)."""
+    def oldest(self, max_events: int, max_bytes: int, skip: frozenset[int] = frozenset()) -> list[Row]:
+        """The oldest events (by timestamp), at most ``max_events`` and about ``max_bytes`` (at least one),
+        leaving out the ids in ``skip``."""
         rows: list[Row] = []
         total = 0
         with self._lock:
             found = self._run(
                 "SELECT id, log_group, log_stream, timestamp, message, size FROM events ORDER BY timestamp, id LIMIT ?",
-                (max_events,),
+                (max_events + len(skip),),
             )
         for row_id, group, stream, timestamp, message, size in found:
-            if rows and total + int(size) > max_bytes:  # type: ignore[call-overload]
+            if row_id in skip:
+                continue
+            if len(rows) >= max_events or (rows and total + int(size) > max_bytes):  # type: ignore[call-overload]
                 break
             total += int(size)  # type: ignore[call-overload]
             rows.append(Row(int(row_id), str(group), str(stream), _event(timestamp, message, int(size))))  # type: ignore[arg-type,call-overload]

@@ -84,8 +84,8 @@ def test_an_outage_is_spooled_then_replayed_once(cloudwatch_logs: LocalCloudWatc
     assert stats.events_spooled == 120 and stats.events_dropped == 0, stats
     assert stats.spool_bytes > 0 and stats.spool_oldest_age >= 0
     down[0] = False
-    assert exporter.export(records(10, 120)) is LogRecordExportResult.SUCCESS
-    wait_for(lambda: exporter.stats.events_replayed == 120)
+    exporter.export(records(10, 120))  # sent, or (a probe first, on a busy machine) spooled and replayed
+    wait_for(lambda: exporter.stats.events_replayed >= 120 and exporter.stats.spool_bytes == 0)
     exporter.shutdown()
     assert stored(cloudwatch_logs) == list(range(130))
     assert exporter.stats.spool_bytes == 0 and exporter.stats.events_sent == 130
@@ -99,8 +99,8 @@ def test_access_denied_is_kept_until_it_is_fixed(cloudwatch_logs: LocalCloudWatc
     assert exporter.export(records(5)) is LogRecordExportResult.FAILURE
     assert (exporter.stats.events_spooled, exporter.stats.events_dropped) == (5, 0)
     down[0] = False
-    assert exporter.export(records(1, 5)) is LogRecordExportResult.SUCCESS
-    wait_for(lambda: exporter.stats.events_replayed == 5)
+    exporter.export(records(1, 5))
+    wait_for(lambda: exporter.stats.events_replayed >= 5 and exporter.stats.spool_bytes == 0)
     exporter.shutdown()
     assert stored(cloudwatch_logs) == list(range(6))
 
@@ -117,8 +117,8 @@ def test_a_reset_after_store_makes_only_identical_duplicates(
     assert exporter.export(records(30)) is LogRecordExportResult.FAILURE  # stored, retried, then spooled
     assert exporter.stats.events_spooled == 30
     down[0] = False
-    assert exporter.export(records(1, 30)) is LogRecordExportResult.SUCCESS
-    wait_for(lambda: exporter.stats.events_replayed == 30)
+    exporter.export(records(1, 30))  # sent, or (a probe first, on a busy machine) spooled and replayed
+    wait_for(lambda: exporter.stats.events_replayed >= 30 and exporter.stats.spool_bytes == 0)
     exporter.shutdown()
     copies: dict[int, set[tuple[int, str]]] = {}
     for event in cloudwatch_logs.raw_events(GROUP):
@@ -146,10 +146,12 @@ def test_the_size_bound_evicts_the_oldest_to_the_dead_letter_file(
     told = [json.loads(e.message)["extra"]["i"] for _, _, events, _ in exporter.evicted for e in events]
     assert told == evicted and {reason for *_, reason in exporter.evicted} == {"spool_evicted"}
     down[0] = False
-    exporter.export(records(1, 100))
+    exporter.export(records(1, 100))  # sent, or spooled (evicting a few more) and replayed
     wait_for(lambda: exporter.stats.spool_bytes == 0)
     exporter.shutdown()
-    assert stored(cloudwatch_logs) == list(range(len(evicted), 101))  # every event stored or dead-lettered once
+    letters = [json.loads(letter["message"])["extra"]["i"] for letter in dead_letters(tmp_path)]
+    assert letters == list(range(len(letters)))
+    assert stored(cloudwatch_logs) == list(range(len(letters), 101))  # every event stored or dead-lettered, once
 
 
 def test_events_cloudwatch_never_takes_go_to_the_dead_letter_file(
@@ -173,6 +175,7 @@ def test_kept_events_older_than_14_days_are_evicted(cloudwatch_logs: LocalCloudW
     rule, _ = while_down(OUTAGE)
     cloudwatch_logs.inject(rule)
     exporter = exporter_for(cloudwatch_logs, tmp_path)
+    exporter._replay._probe_base = exporter._replay._probe_cap = 30.0  # no probe takes the events meanwhile
     exporter.export(records(3))
     exporter._spool.expire(int(time.time() * 1000) + 15 * DAY_MS)  # as if 15 days passed
     assert exporter.stats.events_evicted == 3 and exporter.stats.spool_bytes == 0
@@ -187,6 +190,7 @@ def test_what_an_export_abandoned_and_then_stored_leaves_the_spool(
     rule, down = while_down(OUTAGE)
     cloudwatch_logs.inject(rule)
     exporter = exporter_for(cloudwatch_logs, tmp_path)
+    exporter._replay._probe_base = exporter._replay._probe_cap = 30.0  # no probe takes the events meanwhile
     batch = records(4)
     exporter.export(batch)
     assert exporter.stats.events_spooled == 4
@@ -197,7 +201,7 @@ def test_what_an_export_abandoned_and_then_stored_leaves_the_spool(
     )
     down[0] = False
     exporter.export(records(1, 4))
-    wait_for(lambda: exporter.stats.events_replayed == 2)
+    wait_for(lambda: exporter.stats.events_replayed >= 2 and exporter.stats.spool_bytes == 0)
     exporter.shutdown()
     assert stored(cloudwatch_logs) == [0, 3, 4]  # 1 and 2 were stored by the late answer, not again
 
