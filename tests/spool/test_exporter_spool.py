@@ -200,7 +200,9 @@ def test_what_an_export_abandoned_and_then_stored_leaves_the_spool(
         e.size for e in (exporter._encoder.encode(r) for r in batch[::3])
     )
     down[0] = False
-    exporter.export(records(1, 4))
+    exporter._replay._probe_base = exporter._replay._probe_cap = 0.1
+    exporter.export(records(1, 4))  # wakes the replay when it succeeds; on a busy machine it may be a probe
+    exporter._replay.wake()  # ...then this ends the long pause set above, as a successful export would
     wait_for(lambda: exporter.stats.events_replayed >= 2 and exporter.stats.spool_bytes == 0)
     exporter.shutdown()
     assert stored(cloudwatch_logs) == [0, 3, 4]  # 1 and 2 were stored by the late answer, not again
