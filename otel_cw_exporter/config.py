@@ -10,6 +10,7 @@ import ipaddress
 import json
 import math
 import os
+import re
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -192,6 +193,20 @@ def _int(name: str, text: str) -> int:
         raise ConfigError(f"{name}={text!r}: expected a whole number") from None
 
 
+#: What a size may end with (``256MiB``), and its bytes; no unit means bytes.
+_SIZE_UNITS = {"": 1, "b": 1, "kib": 1024, "mib": 1024**2, "gib": 1024**3}
+_SIZE = re.compile(r"\s*(\d+)\s*([a-zA-Z]*)\s*")
+
+
+def _size(name: str, text: str) -> int:
+    """A number of bytes: ``268435456``, ``256MiB``, ``64 KiB``, ``1GiB``."""
+    match = _SIZE.fullmatch(text)
+    unit = match.group(2).lower() if match else ""
+    if match is None or unit not in _SIZE_UNITS:
+        raise ConfigError(f"{name}={text!r}: expected a size in bytes", f"set {setting(name, '256MiB')} (or KiB, GiB)")
+    return int(match.group(1)) * _SIZE_UNITS[unit]
+
+
 def _set(name: str, text: str) -> frozenset[str]:
     return frozenset(part.strip() for part in text.split(",") if part.strip())
 
@@ -241,10 +256,18 @@ ENVIRONMENT: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "integrity": ("INTEGRITY", _bool),
     "integrity_key": ("INTEGRITY_KEY", _text),
     "integrity_key_file": ("INTEGRITY_KEY_FILE", _text),
+    "spool_dir": ("SPOOL_DIR", _text),
+    "spool_max_bytes": ("SPOOL_MAX_BYTES", _size),
+    "dead_letter_max_bytes": ("DEAD_LETTER_MAX_BYTES", _size),
 }
 #: Bytes an integrity key has at least: HMAC with a shorter secret can be guessed.
 MIN_KEY_BYTES = 16
 _KEY_FIX = "use a random secret of at least 16 bytes, e.g. `python -c 'import secrets; print(secrets.token_hex(32))'`"
+#: The spool's bound on the events it holds, and the dead-letter file's (each of its two generations).
+DEFAULT_SPOOL_MAX_BYTES = 256 * 1024**2
+DEFAULT_DEAD_LETTER_MAX_BYTES = 64 * 1024**2
+#: The smallest bound either takes: a few events.
+MIN_SPOOL_BYTES = 1024
 
 
 def env_name(option: str) -> str:
@@ -281,6 +304,10 @@ class ExporterConfig:
     integrity: bool = False
     integrity_key: str | bytes | None = field(default=None, repr=False)
     integrity_key_file: str | None = None
+    spool_dir: str | None = None
+    """Where events that could not be delivered yet are kept for later (None: nowhere, they are dropped)."""
+    spool_max_bytes: int = DEFAULT_SPOOL_MAX_BYTES
+    dead_letter_max_bytes: int = DEFAULT_DEAD_LETTER_MAX_BYTES
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
     """Option -> the variable its value came from (options given as arguments are not in it)."""
 
@@ -365,6 +392,19 @@ class ExporterConfig:
             raise ConfigError(
                 f"{label('environments')} is empty: it would drop every record; leave it unset to keep all"
             )
+        spool_dir = self.spool_dir
+        if spool_dir is not None and not (isinstance(spool_dir, str) and spool_dir.strip() and "\0" not in spool_dir):
+            raise ConfigError(
+                f"{label('spool_dir')}={spool_dir!r}: expected a directory path",
+                f"set {setting(label('spool_dir'), '/var/spool/myapp')}, or leave it unset to keep no spool",
+            )
+        for option in ("spool_max_bytes", "dead_letter_max_bytes"):
+            value = getattr(self, option)
+            if not (isinstance(value, int) and _is_number(value) and value >= MIN_SPOOL_BYTES):
+                raise ConfigError(
+                    f"{label(option)}={value!r}: expected a whole number of bytes, at least {MIN_SPOOL_BYTES}",
+                    f"set {setting(label(option), '256MiB' if option == 'spool_max_bytes' else '64MiB')}",
+                )
         routes = self.routes
         if not isinstance(routes, str) and (isinstance(routes, Mapping) or not isinstance(routes, Iterable)):
             fix = "wrap the one route in [...]" if isinstance(routes, Mapping) else ""
@@ -411,6 +451,8 @@ def resolve(arguments: Mapping[str, Any], environ: Mapping[str, str] | None = No
     for option in ("environments", "redact_keys"):
         if values.get(option) is not None:
             values[option] = _names(sources.get(option, option), values[option], keys=option == "redact_keys")
+    if isinstance(values.get("spool_dir"), os.PathLike):
+        values["spool_dir"] = os.fspath(values["spool_dir"])
     if isinstance(values.get("tags"), Mapping):
         values["tags"] = dict(values["tags"])
     values.setdefault("log_group_name", "")

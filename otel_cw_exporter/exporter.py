@@ -26,7 +26,7 @@ from otel_cw_exporter.records import timestamp_ns
 from otel_cw_exporter.route.environments import EnvironmentAllowlist
 from otel_cw_exporter.route.routes import Route, Router, routes_from_json
 from otel_cw_exporter.send.client import client_factory
-from otel_cw_exporter.send.delivery import GRACE, Delivery, Request
+from otel_cw_exporter.send.delivery import GRACE, Delivery, Losses, Request
 from otel_cw_exporter.send.groups import GroupSettings
 from otel_cw_exporter.send.planning import plan_requests
 from otel_cw_exporter.telemetry import ExporterStats, Telemetry
@@ -35,7 +35,7 @@ from otel_cw_exporter.trail.chain import RESERVE
 from otel_cw_exporter.trail.writer import Writer
 
 _logger = logging.getLogger("otel_cw_exporter")
-#: What a warning adds for the events planning leaves out, by reason.
+#: What a drop warning says of the events planning left out, by reason.
 _LEFT_OUT = {
     "too_old": " (older than 14 days)",
     "too_new": " (more than 2 hours ahead)",
@@ -72,18 +72,25 @@ def _closing_message(timestamp_ms: int, writer: str) -> str:
 
 
 class _Losses:
-    """What the exporter does with events that will not be stored: the integrity trail announces them."""
+    """What the exporter does with events that will not be stored: the spool keeps what may pass (then
+    nothing is lost yet), and the integrity trail announces the rest in the stream's next event."""
 
-    def __init__(self, writer: Writer | None) -> None:
+    def __init__(self, writer: Writer | None, spool: Losses | None) -> None:
         self.writer = writer
+        self.spool = spool
 
     def lost(self, group: str, stream: str, events: Sequence[Event], reason: str) -> bool:
+        if self.spool is not None and self.spool.lost(group, stream, events, reason):
+            return True
         if self.writer is not None:
             self.writer.lost((group, stream), events, reason)
         return False
 
     def found(self, group: str, stream: str, events: Sequence[Event], reason: str, kept: bool) -> None:
-        """Stored after all: the announcement (if made) stays; the verifier sees them stored anyway."""
+        """Stored after all: out of the spool; an announcement already made stays (the verifier sees
+        the events stored anyway)."""
+        if self.spool is not None:
+            self.spool.found(group, stream, events, reason, kept)
 
 
 def _flush_global_provider() -> None:
@@ -128,6 +135,9 @@ class CloudWatchLogRecordExporter(LogRecordExporter):
         integrity: bool | None = None,
         integrity_key: str | bytes | None = None,
         integrity_key_file: str | None = None,
+        spool_dir: str | os.PathLike[str] | None = None,
+        spool_max_bytes: int | str | None = None,
+        dead_letter_max_bytes: int | str | None = None,
         meter_provider: Any = None,
         environ: Mapping[str, str] | None = None,
     ) -> None:
@@ -149,7 +159,24 @@ class CloudWatchLogRecordExporter(LogRecordExporter):
             max_event_bytes=MAX_EVENT_BYTES - (RESERVE if self._writer is not None else 0),
         )
         self._telemetry = Telemetry(meter_provider)
-        self._losses = _Losses(self._writer)
+        self._spool: Any = None  # a Spool when spool_dir is set (imported then only: sqlite3 costs)
+        self._replay: Any = None
+        losses: Losses | None = None
+        if config.spool_dir is not None:
+            from otel_cw_exporter.spool.files import prepare
+            from otel_cw_exporter.spool.losses import SpoolLosses
+            from otel_cw_exporter.spool.spool import Spool
+
+            directory = prepare(config.spool_dir, config.source("spool_dir"))
+            self._spool = Spool(
+                directory,
+                self._telemetry,
+                max_bytes=config.spool_max_bytes,
+                dead_letter_max_bytes=config.dead_letter_max_bytes,
+                on_evicted=self._on_spool_evicted,
+            )
+            losses = SpoolLosses(self._spool)
+        self._losses = _Losses(self._writer, losses)
         if self._writer is not None:
             sdk_drops.watch(self._writer)
         self._delivery = Delivery(
@@ -161,6 +188,11 @@ class CloudWatchLogRecordExporter(LogRecordExporter):
             max_concurrency=config.max_concurrency,
             losses=self._losses,
         )
+        if self._spool is not None:
+            from otel_cw_exporter.spool.replay import Replay
+
+            self._replay = Replay(self._spool, self._delivery, self._telemetry, timeout=config.timeout)
+            self._replay.start_if_waiting()  # a previous run's events, or a dead process's
         self._entities: dict[int, tuple[Resource, dict[str, Any]]] = {}
         self._shutdown = False
         self._mp_hooked = False
@@ -184,6 +216,16 @@ class CloudWatchLogRecordExporter(LogRecordExporter):
         self._telemetry.after_fork()
         if self._writer is not None:  # a forked child is a writer of its own: never the parent's sequence
             self._writer.renew()
+        if self._spool is not None:
+            self._spool.after_fork()  # the child keeps its own file, never the parent's
+            self._replay.after_fork()
+
+    def _on_spool_evicted(self, group: str, stream: str, events: Sequence[Event], reason: str) -> None:
+        """Events the spool had kept and evicted or dead-lettered (``spool_evicted``, or CloudWatch's reason
+        when a replay was refused): already counted as dropped and written to the dead-letter file; the
+        integrity trail announces them in the stream's next event."""
+        if self._writer is not None:
+            self._writer.lost((group, stream), events, reason)
 
     def _before_fork(self) -> None:
         # multiprocessing's children leave through os._exit, skipping atexit (and so the provider's
@@ -209,9 +251,14 @@ class CloudWatchLogRecordExporter(LogRecordExporter):
     def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
         """Deliver a batch within ``timeout`` seconds; never raises."""
         if self._shutdown:
-            self._telemetry.drop("shutdown", len(batch), " (export after shutdown)")
-            if self._writer is not None:
-                self._writer.lost_unnumbered(None, len(batch), "shutdown")
+            if self._spool is None:
+                self._telemetry.drop("shutdown", len(batch), " (export after shutdown)")
+                if self._writer is not None:
+                    self._writer.lost_unnumbered(None, len(batch), "shutdown")
+            else:  # kept for the next start
+                with feedback.exporting():
+                    for request in self._requests(batch):
+                        self._delivery.lose(request, request.events, "shutdown", " (export after shutdown)")
             return LogRecordExportResult.FAILURE
         deadline = time.monotonic() + self.config.timeout
         with feedback.exporting():  # our own error line too must not come back as a record
@@ -219,6 +266,11 @@ class CloudWatchLogRecordExporter(LogRecordExporter):
                 feedback.install()
                 requests = self._requests(batch)
                 ok = self._delivery.send_all(requests, deadline)
+                if self._replay is not None and requests:
+                    if ok:
+                        self._replay.wake()  # delivery works: send what was kept now
+                    else:
+                        self._replay.probe_later()  # events were kept: probe, with backoff
             except Exception as error:  # never expected: say so, count nothing twice, never raise
                 _logger.debug("otel-cw-exporter: unexpected error while exporting", exc_info=True)
                 alerts.warn("unexpected error while exporting: %s: %s", type(error).__name__, error)
@@ -281,8 +333,8 @@ class CloudWatchLogRecordExporter(LogRecordExporter):
         for (group, stream), encoded in by_destination.items():
             events = encoded if writer is None else writer.stamp((group, stream), encoded, attributes)
             plan = plan_requests(events, now_ms)
-            for reason, left_out in plan.left_out_events.items():
-                self._delivery.lose(Request(group, stream, left_out, entity), left_out, reason, _LEFT_OUT[reason])
+            for reason, left in plan.left.items():  # to the dead-letter file too, when there is a spool
+                self._delivery.lose(Request(group, stream, left, entity), left, reason, _LEFT_OUT[reason])
             requests.extend(Request(group, stream, part, entity) for part in plan.requests)
         return requests
 
@@ -327,10 +379,16 @@ class CloudWatchLogRecordExporter(LogRecordExporter):
         if self._shutdown:
             return
         self._shutdown = True
-        ends = time.monotonic() + timeout_millis / 1000
+        within = timeout_millis / 1000
+        ends = time.monotonic() + within
         if self._writer is not None:
-            self._close_writer(timeout_millis / 1000)
+            self._close_writer(within)
+        if self._replay is not None:
+            self._replay.stop(0.0)
         self._delivery.stop(ends - time.monotonic())
         self._delivery.wait_idle(ends - time.monotonic())
+        if self._replay is not None:
+            self._replay.stop(max(0.0, ends - time.monotonic()))
+            self._spool.close()  # what it holds is replayed at the next start
         with feedback.exporting():
             self._telemetry.final_report()

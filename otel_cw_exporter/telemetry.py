@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -30,6 +30,7 @@ DROP_REASONS = (
     "non_retryable",  # an error no retry can fix (access denied, missing group, bad credentials)
     "shutdown",  # export called after shutdown
     "encoding_error",  # the record could not be encoded at all (never expected)
+    "spool_evicted",  # kept in the spool, then evicted to the dead-letter file (its size bound, or 14 days old)
 )
 #: Why a record the application logged never reached an exporter, counted per process.
 PROCESS_REASONS = (
@@ -74,6 +75,18 @@ class ExporterStats:
     events_filtered: int = 0
     events_ignored_feedback: int = 0
     rejected_entities: int = 0
+    events_spooled: int = 0
+    """Events kept in the spool (``spool_dir``) for later instead of dropped."""
+    events_replayed: int = 0
+    """Spooled events CloudWatch stored when the spool sent them again (also in ``events_sent``)."""
+    events_evicted: int = 0
+    """Spooled events evicted to the dead-letter file: the spool's size bound, or CloudWatch's 14 days."""
+    events_dead_lettered: int = 0
+    """Events written to the dead-letter file (evicted, or refused by CloudWatch for good)."""
+    spool_bytes: int = 0
+    """Bytes of events the spool holds now (gauge)."""
+    spool_oldest_age: float = 0.0
+    """Seconds since the oldest event the spool holds now was logged (gauge; 0 when empty)."""
     dropped: Mapping[str, int] = field(default_factory=dict)
 
     @property
@@ -90,7 +103,13 @@ _COUNTERS = (
     "events_filtered",
     "events_ignored_feedback",
     "rejected_entities",
+    "events_spooled",
+    "events_replayed",
+    "events_evicted",
+    "events_dead_lettered",
 )
+#: The spool's gauges: the name in :class:`ExporterStats` and the OTel metric's unit.
+_GAUGES = {"spool_bytes": "By", "spool_oldest_age": "s"}
 
 
 class Telemetry:
@@ -105,6 +124,7 @@ class Telemetry:
         self._suppressed: dict[str, int] = {}
         self._unreported: dict[str, int] = {}
         self._instruments: dict[str, Any] = {}
+        self._gauges: Callable[[], Mapping[str, float]] | None = None
         if meter_provider is not None:
             meter = meter_provider.get_meter("otel_cw_exporter")
             for name in _COUNTERS:
@@ -114,6 +134,26 @@ class Telemetry:
             self._instruments["dropped"] = meter.create_counter(
                 "otel_cw_exporter.events_dropped", unit="1", description="Events not stored, by reason"
             )
+            for name, unit in _GAUGES.items():
+                meter.create_observable_gauge(
+                    f"otel_cw_exporter.{name}",
+                    callbacks=[self._observer(name)],
+                    unit=unit,
+                    description=f"CloudWatch exporter: {name}",
+                )
+
+    def _observer(self, name: str) -> Callable[[Any], Iterable[Any]]:
+        from opentelemetry.metrics import Observation
+
+        def observe(_: Any) -> Iterable[Any]:
+            gauges = self._gauges
+            return [Observation(gauges().get(name, 0))] if gauges is not None else []
+
+        return observe
+
+    def observe(self, gauges: Callable[[], Mapping[str, float]]) -> None:
+        """Where the gauges (:data:`_GAUGES`) are read, when the stats or the OTel reader ask."""
+        self._gauges = gauges
 
     def after_fork(self) -> None:
         """A forked child counts its own work from zero ("since construction, in this process")."""
@@ -193,4 +233,10 @@ class Telemetry:
         with self._lock:
             counts = dict(self._counts)
             dropped = {reason: n for reason, n in self._dropped.items() if n}
-        return ExporterStats(**counts, dropped=MappingProxyType(dropped))
+        gauges = self._gauges() if self._gauges is not None else {}
+        return ExporterStats(
+            **counts,
+            spool_bytes=int(gauges.get("spool_bytes", 0)),
+            spool_oldest_age=float(gauges.get("spool_oldest_age", 0.0)),
+            dropped=MappingProxyType(dropped),
+        )

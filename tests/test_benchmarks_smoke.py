@@ -117,3 +117,21 @@ def test_the_integrity_and_spool_variants_are_measured_or_said_unavailable(quick
             assert entry["accepted"] == entry["events"] > 0
             assert entry["cpu_us_per_event"] > 0
     assert "with integrity=True" in printed
+
+
+def test_the_spool_rates_benchmark_runs(tmp_path: Path) -> None:
+    """``python -m benchmarks.spool_rates --quick``: every figure is there (quick numbers mean nothing)."""
+    out = tmp_path / "spool.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.spool_rates", "--quick", "--json", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    figures = json.loads(out.read_text())
+    for name in ("write_events_per_s", "replay_events_per_s", "cpu_us_per_event_with_spool"):
+        assert figures[name] > 0, figures
+    assert done.stdout.startswith("spool write: "), done.stdout

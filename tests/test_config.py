@@ -290,3 +290,66 @@ def test_any_text_in_any_variable_is_accepted_or_a_config_error_naming_it(option
         resolve({}, environ)
     except ConfigError as error:
         assert env_name(option) in str(error), str(error)
+
+
+def test_spool_options_from_arguments_and_variables(tmp_path: Any) -> None:
+    from pathlib import Path
+
+    config = resolve({"log_group_name": "g", "spool_dir": Path(tmp_path), "spool_max_bytes": "256MiB"}, {})
+    assert (config.spool_dir, config.spool_max_bytes, config.dead_letter_max_bytes) == (
+        str(tmp_path),
+        256 * 1024**2,
+        64 * 1024**2,
+    )
+    environ = {
+        env_name("spool_dir"): str(tmp_path),
+        env_name("spool_max_bytes"): "64 KiB",
+        env_name("dead_letter_max_bytes"): "2048",
+    }
+    config = resolve({"log_group_name": "g"}, environ)
+    assert (config.spool_dir, config.spool_max_bytes, config.dead_letter_max_bytes) == (str(tmp_path), 65536, 2048)
+    assert resolve({"log_group_name": "g"}, {}).spool_dir is None  # no spool unless asked for
+
+
+@pytest.mark.parametrize(
+    ("options", "environ", "message"),
+    [
+        (
+            {"spool_max_bytes": "lots"},
+            {},
+            "spool_max_bytes='lots': expected a size in bytes; fix: set spool_max_bytes='256MiB' (or KiB, GiB)",
+        ),
+        (
+            {},
+            {"OTEL_EXPORTER_CLOUDWATCH_LOGS_SPOOL_MAX_BYTES": "12 MB"},
+            "OTEL_EXPORTER_CLOUDWATCH_LOGS_SPOOL_MAX_BYTES='12 MB': expected a size in bytes"
+            "; fix: set OTEL_EXPORTER_CLOUDWATCH_LOGS_SPOOL_MAX_BYTES=256MiB (or KiB, GiB)",
+        ),
+        (
+            {"dead_letter_max_bytes": 10},
+            {},
+            "dead_letter_max_bytes=10: expected a whole number of bytes, at least 1024"
+            "; fix: set dead_letter_max_bytes='64MiB'",
+        ),
+        ({"spool_max_bytes": 2.5e6}, {}, "spool_max_bytes=2500000.0: expected a whole number of bytes, at least 1024"),
+        ({"spool_dir": "  "}, {}, "spool_dir='  ': expected a directory path; fix: set spool_dir='/var/spool/myapp'"),
+    ],
+)
+def test_bad_spool_options_fail_at_construction(
+    options: dict[str, Any], environ: dict[str, str], message: str | None
+) -> None:
+    with pytest.raises(ConfigError) as raised:
+        resolve({"log_group_name": "g", **options}, environ)
+    if message is not None:
+        assert str(raised.value).startswith(message), str(raised.value)
+
+
+def test_a_spool_dir_that_cannot_be_written_fails_at_construction(tmp_path: Any) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    with pytest.raises(ConfigError) as raised:
+        exporter(spool_dir=str(blocker / "spool"))
+    assert str(raised.value).startswith(f"spool_dir='{blocker / 'spool'}' cannot be used: Not a directory; fix: ")
+    made = exporter(spool_dir=str(tmp_path / "new" / "spool"))  # a missing directory is made
+    assert (tmp_path / "new" / "spool").is_dir()
+    made.shutdown()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -67,6 +68,9 @@ def setup(
     integrity: bool | None = None,
     integrity_key: str | bytes | None = None,
     integrity_key_file: str | None = None,
+    spool_dir: str | os.PathLike[str] | None = None,
+    spool_max_bytes: int | str | None = None,
+    dead_letter_max_bytes: int | str | None = None,
     meter_provider: Any = None,
     environ: Mapping[str, str] | None = None,
 ) -> LoggerProvider:
@@ -100,6 +104,9 @@ def setup(
         "integrity": integrity,
         "integrity_key": integrity_key,
         "integrity_key_file": integrity_key_file,
+        "spool_dir": spool_dir,
+        "spool_max_bytes": spool_max_bytes,
+        "dead_letter_max_bytes": dead_letter_max_bytes,
         "meter_provider": meter_provider,
         "environ": environ,
     }

@@ -7,6 +7,7 @@ handler owns an OTel pipeline of its own, and delivers what it queued when ``log
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -44,6 +45,9 @@ def cloudwatch_handler(
     integrity: bool | None = None,
     integrity_key: str | bytes | None = None,
     integrity_key_file: str | None = None,
+    spool_dir: str | os.PathLike[str] | None = None,
+    spool_max_bytes: int | str | None = None,
+    dead_letter_max_bytes: int | str | None = None,
     meter_provider: Any = None,
     environ: Mapping[str, str] | None = None,
 ) -> OTelHandler:
@@ -81,6 +85,9 @@ def cloudwatch_handler(
         integrity=integrity,
         integrity_key=integrity_key,
         integrity_key_file=integrity_key_file,
+        spool_dir=spool_dir,
+        spool_max_bytes=spool_max_bytes,
+        dead_letter_max_bytes=dead_letter_max_bytes,
         meter_provider=meter_provider,
         environ=environ,
     )

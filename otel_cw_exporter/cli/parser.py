@@ -34,6 +34,7 @@ from otel_cw_exporter.cli.options import (
     trace_id_type,
 )
 from otel_cw_exporter.cli.queries import cmd_queries_install, cmd_queries_list
+from otel_cw_exporter.cli.spool import cmd_spool_purge, cmd_spool_replay, cmd_spool_status
 from otel_cw_exporter.cli.stopping import interrupted, stop_on
 from otel_cw_exporter.cli.tail import cmd_tail
 from otel_cw_exporter.cli.verify import cmd_verify
@@ -297,6 +298,58 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("--json", action="store_true", help="print the report as JSON")
     check.set_defaults(func=cmd_verify)
+    spool = commands.add_parser(
+        "spool",
+        help="show, send now, or purge what a spool directory (spool_dir) holds",
+        description=(
+            "The exporter's spool (spool_dir) keeps the events it could not deliver yet, one SQLite file per "
+            "process, and a dead-letter file (JSON lines) for what CloudWatch will never take. A running exporter "
+            "replays its own file, and adopts those of processes that ended; these commands are for a person."
+        ),
+    )
+    spool.set_defaults(func=lambda _: _usage(spool))
+    spool_verbs = spool.add_subparsers(dest="verb", metavar="VERB", parser_class=_Parser)
+    where = _Parser(add_help=False)
+    where.add_argument("--dir", metavar="DIR", help=f"the spool directory (default: {env_name('spool_dir')})")
+    status = spool_verbs.add_parser(
+        "status",
+        parents=[where],
+        help="the files, events, bytes and oldest event, by destination, and the dead-letter file",
+        description="What the spool directory holds, per file (and whether its process runs) and per log group "
+        "and stream; reads only. Exit code 0.",
+    )
+    status.set_defaults(func=cmd_spool_status)
+    replay = spool_verbs.add_parser(
+        "replay",
+        parents=[where, aws],
+        help="send the events now (from any machine with credentials), then delete them",
+        description=(
+            "Send the events of every file no running process holds, oldest first, within the API's limits, and "
+            "delete each once CloudWatch stored it; what CloudWatch refuses for good goes to the dead-letter "
+            "file. Needs logs:PutLogEvents and logs:CreateLogStream. Exit code 0 when everything was sent, "
+            "1 when delivery failed (what was not sent stays)."
+        ),
+    )
+    replay.add_argument("--create-group", action="store_true", help="create a log group that does not exist")
+    replay.add_argument(
+        "--timeout",
+        type=interval_type,
+        default=30.0,
+        metavar="SECONDS",
+        help="how long each round of requests may take (default: 30)",
+    )
+    replay.set_defaults(func=cmd_spool_replay)
+    purge = spool_verbs.add_parser(
+        "purge",
+        parents=[where],
+        help="delete the events logged before a time (7d ago, or an ISO time)",
+        description="Delete the events logged before --older-than from every file no running process holds "
+        "(they are not dead-lettered: this is a person's choice). Exit code 0.",
+    )
+    purge.add_argument(
+        "--older-than", type=since_type, required=True, metavar="AGE", help="7d, 12h, 30m, or an ISO-8601 time"
+    )
+    purge.set_defaults(func=cmd_spool_purge)
     return parser
 
 

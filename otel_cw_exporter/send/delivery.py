@@ -43,14 +43,6 @@ def _create_verdict(error: BaseException) -> Verdict:
     return Verdict.FATAL if verdict in (Verdict.INVALID, Verdict.MISSING) else verdict
 
 
-@dataclass
-class Request:
-    group: str
-    stream: str
-    events: list[Event]
-    entity: dict[str, Any] | None = None
-
-
 class Losses(Protocol):
     """Who hears of every event that will not be stored, with the events themselves (a spool keeps
     them, the integrity trail announces them), not only their count."""
@@ -63,6 +55,17 @@ class Losses(Protocol):
     def found(self, group: str, stream: str, events: Sequence[Event], reason: str, kept: bool) -> None:
         """``events``, reported lost for ``reason`` (and ``kept`` or not), were stored after all."""
         ...
+
+
+@dataclass
+class Request:
+    group: str
+    stream: str
+    events: list[Event]
+    entity: dict[str, Any] | None = None
+    losses: Losses | None = None
+    """Who hears of this request's losses instead of the delivery's own (the spool's replay: its events are
+    kept already)."""
 
 
 class _Job:
@@ -160,6 +163,7 @@ class Delivery:
         self._cutoff = math.inf
         self._struggling = False
         self._in_flight = 0  # export calls in progress (what flush and shutdown wait for)
+        self._background = 0  # background sends (the spool's replay) in progress: one sender each
         self._calls = 0  # AWS calls waiting for an answer, abandoned ones included
         self._last_call = -math.inf  # when the latest PutLogEvents started
         self._slow_failure = False  # the latest failure took a long wait (no answer), not a quick refusal
@@ -205,8 +209,11 @@ class Delivery:
 
     # -- sending ------------------------------------------------------------------------------------
 
-    def send_all(self, requests: Sequence[Request], deadline: float) -> bool:
+    def send_all(self, requests: Sequence[Request], deadline: float, *, background: bool = False) -> bool:
         """Send every request, concurrently up to the bound; True when every event was settled.
+
+        A ``background`` send (the spool's replay) uses one sender, taken from the bound of the exports
+        running meanwhile (which keep at least one): both together stay within ``max_concurrency``.
 
         Returns by ``deadline`` + :data:`GRACE` (or by shutdown's cutoff, if sooner) whatever the
         endpoint does: no attempt starts after the deadline, and requests still waiting for an answer
@@ -227,31 +234,47 @@ class Delivery:
                 return False
             jobs = [_Job(request) for request in requests]
             batch = _Batch(jobs, self._changed)
-            self._start_senders(batch, deadline, min(len(jobs), self._max_concurrency))
-            with self._changed:
-                while batch.finished < len(jobs):
-                    # No attempt starts after the deadline; one already waiting for its answer gets a
-                    # little longer (GRACE), then is abandoned.
-                    remaining = min(deadline + GRACE, self._cutoff) - time.monotonic()
-                    if remaining <= 0:
-                        break
-                    self._changed.wait(remaining)
-                batch.closed = True
-            ok = True
-            reason = "retry_budget"  # retryable trouble (or none yet) until the time ran out
-            for job in jobs:
-                with job.lock:
-                    left = job.abandon(reason)
-                    if left:  # under the job's lock: a late answer waits until the loss is recorded
-                        job.kept = self.lose(job.request, left, reason, " (no answer before the export's deadline)")
-                ok = ok and job.ok and not left
-            return ok
+            if background:
+                with self._lock:
+                    self._background += 1
+                senders = 1
+            else:
+                senders = min(len(jobs), max(1, self._max_concurrency - self._background))
+            try:
+                self._start_senders(batch, deadline, senders)
+                return self._wait_for(batch, jobs, deadline)
+            finally:
+                if background:
+                    with self._lock:
+                        self._background -= 1
+
+    def _wait_for(self, batch: _Batch, jobs: list[_Job], deadline: float) -> bool:
+        """Wait for the batch until the deadline (and GRACE); then what is left is the export's to count."""
+        with self._changed:
+            while batch.finished < len(jobs):
+                # No attempt starts after the deadline; one already waiting for its answer gets a
+                # little longer (GRACE), then is abandoned.
+                remaining = min(deadline + GRACE, self._cutoff) - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._changed.wait(remaining)
+            batch.closed = True
+        ok = True
+        reason = "retry_budget"  # retryable trouble (or none yet) until the time ran out
+        for job in jobs:
+            with job.lock:
+                left = job.abandon(reason)
+                if left:  # under the job's lock: a late answer waits until the loss is recorded
+                    job.kept = self.lose(job.request, left, reason, " (no answer before the export's deadline)")
+            ok = ok and job.ok and not left
+        return ok
 
     def lose(self, request: Request, events: Sequence[Event], reason: str, detail: str = "") -> bool:
         """Events of ``request`` that will not be stored: kept by :class:`Losses` (True) or counted as dropped."""
         if not events:
             return False
-        if self._losses is not None and self._losses.lost(request.group, request.stream, events, reason):
+        losses = request.losses or self._losses
+        if losses is not None and losses.lost(request.group, request.stream, events, reason):
             return True
         self._telemetry.drop(reason, len(events), f" in {request.group}/{request.stream}{detail}")
         return False
@@ -347,12 +370,13 @@ class Delivery:
             reason, kept = job.abandoned, job.kept
         if reason is None:
             return
-        if kept and self._losses is not None:
-            self._losses.found(job.request.group, job.request.stream, events, reason, kept)
+        losses = job.request.losses or self._losses
+        if kept and losses is not None:
+            losses.found(job.request.group, job.request.stream, events, reason, kept)
             return
         self._telemetry.undrop(reason, len(events))
-        if self._losses is not None:
-            self._losses.found(job.request.group, job.request.stream, events, reason, kept)
+        if losses is not None:
+            losses.found(job.request.group, job.request.stream, events, reason, kept)
 
     def _put_with_retries(self, request: Request, events: list[Event], deadline: float) -> tuple[Verdict | None, Any]:
         """Put ``events`` (all or part of ``request``) until stored (None and the answer) or a verdict says stop."""

@@ -31,9 +31,8 @@ class Plan:
     too_old: int = 0
     too_new: int = 0
     too_large: int = 0
-    left_out_events: dict[str, list[Event]] = field(default_factory=dict)
-    """The events left out, by reason (``too_old``, ``too_new``, ``too_large``): rare, kept for whoever
-    must say which events they were (the integrity trail, a dead-letter file)."""
+    left: dict[str, list[Event]] = field(default_factory=dict)
+    """The events left out, by reason (``too_old``, ``too_new``, ``too_large``): a spool dead-letters them."""
 
     @property
     def left_out(self) -> int:
@@ -55,13 +54,13 @@ def plan_requests(
     for event in events:
         if event.timestamp < oldest:
             plan.too_old += 1
-            plan.left_out_events.setdefault("too_old", []).append(event)
+            plan.left.setdefault("too_old", []).append(event)
         elif event.timestamp > newest:
             plan.too_new += 1
-            plan.left_out_events.setdefault("too_new", []).append(event)
+            plan.left.setdefault("too_new", []).append(event)
         elif event.size > MAX_EVENT_BYTES or event.size > max_bytes:
             plan.too_large += 1
-            plan.left_out_events.setdefault("too_large", []).append(event)
+            plan.left.setdefault("too_large", []).append(event)
         else:
             keep.append(event)
     keep.sort(key=_by_time)

@@ -61,8 +61,11 @@ class Fault:
     message: str = "injected fault"
     delay: float = 0.0
     after_store: bool = False
-    """Do the real thing first (the events are stored), then answer with the fault: a lost answer, so a
-    retry stores the same events again (the at-least-once duplicates a reset after store causes)."""
+    """Do the real thing first (the events are stored), then answer with the fault (a 503, say): the
+    answer is lost, so a retry stores the same events again."""
+    reset_after_store: bool = False
+    """Do the real thing first (the events are stored), then drop the connection without an answer, as
+    a connection reset after CloudWatch stored a request does: the client cannot know."""
 
 
 @dataclass(frozen=True)
@@ -124,21 +127,27 @@ class _AwsRules:
         if fault is not None and not fault.after_store:
             if fault.delay:
                 time.sleep(fault.delay)
+            if fault.reset_after_store:
+                b"".join(self._handle(operation, payload, body, environ, _ignore))
+                connection = environ.get("werkzeug.socket")
+                if connection is not None:
+                    connection.shutdown(socket.SHUT_RDWR)
+                raise ConnectionResetError("injected: connection reset after the request was handled")
             if fault.status is not None and fault.code is not None:
                 return _error(start_response, fault.status, fault.code, fault.message)
         if fault is None or not fault.after_store:
-            return self._answer(environ, operation, payload, body, start_response)
-        b"".join(self._answer(environ, operation, payload, body, _ignore))  # stored; now the answer is lost
+            return self._handle(operation, payload, body, environ, start_response)
+        b"".join(self._handle(operation, payload, body, environ, _ignore))  # stored; now the answer is lost
         if fault.delay:
             time.sleep(fault.delay)
         return _error(start_response, fault.status or 500, fault.code or "InternalFailure", fault.message)
 
-    def _answer(
+    def _handle(
         self,
-        environ: dict[str, Any],
         operation: str,
         payload: dict[str, Any],
         body: bytes,
+        environ: dict[str, Any],
         start_response: Callable[..., Any],
     ) -> Iterable[bytes]:
         region_match = _REGION_IN_AUTH.search(environ.get("HTTP_AUTHORIZATION", ""))

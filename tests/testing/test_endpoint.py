@@ -6,8 +6,11 @@ import json
 import time
 from typing import Any
 
+import pytest
+from botocore.exceptions import ConnectionClosedError
+
 from otel_cw_exporter.limits import MAX_EVENT_BYTES, MAX_REQUEST_EVENTS
-from otel_cw_exporter.testing import LocalCloudWatchLogs
+from otel_cw_exporter.testing import Fault, LocalCloudWatchLogs
 
 
 def test_the_endpoint_refuses_what_aws_would(cloudwatch_logs: LocalCloudWatchLogs) -> None:
@@ -47,3 +50,14 @@ def test_the_endpoint_refuses_what_aws_would(cloudwatch_logs: LocalCloudWatchLog
     )
     assert response["rejectedLogEventsInfo"] == {"tooOldLogEventEndIndex": 0, "tooNewLogEventStartIndex": 2}
     assert [json.dumps(e["message"]) for e in cloudwatch_logs.raw_events("g", "s")][-1] == '"ok"'
+
+
+def test_a_reset_after_store_stores_the_request_and_gives_no_answer(cloudwatch_logs: LocalCloudWatchLogs) -> None:
+    client = cloudwatch_logs.client(retries={"total_max_attempts": 1})
+    client.create_log_group(logGroupName="reset")
+    client.create_log_stream(logGroupName="reset", logStreamName="s")
+    cloudwatch_logs.inject(lambda call: Fault(reset_after_store=True) if call.operation == "PutLogEvents" else None)
+    event = {"timestamp": int(time.time() * 1000), "message": "stored, then the connection dropped"}
+    with pytest.raises(ConnectionClosedError):
+        client.put_log_events(logGroupName="reset", logStreamName="s", logEvents=[event])
+    assert [e["message"] for e in cloudwatch_logs.raw_events("reset", "s")] == [event["message"]]
