@@ -342,3 +342,34 @@ def test_verify_reads_the_key_where_the_exporter_does(cloudwatch_logs: LocalClou
         ["verify", "--group", GROUP], {**environ, "OTEL_EXPORTER_CLOUDWATCH_LOGS_INTEGRITY_KEY": "w" * 32}, tmp_path
     )
     assert wrong.returncode == 1 and "BROKEN 3 event(s), seq 1-3" in wrong.stdout
+
+
+def test_spooled_events_keep_their_numbers_and_evicted_ones_are_announced(
+    cloudwatch_logs: LocalCloudWatchLogs, tmp_path: Path
+) -> None:
+    down = {"on": True}
+    cloudwatch_logs.inject(
+        lambda call: (
+            Fault(code="ServiceUnavailableException", status=503)
+            if call.operation == "PutLogEvents" and down["on"]
+            else None
+        )
+    )
+    cw = exporter(cloudwatch_logs, timeout=0.5, spool_dir=str(tmp_path / "spool"), spool_max_bytes=8192)
+    for _ in range(4):
+        cw.export(records(25))  # an outage: kept on disk, the oldest evicted past 8 KiB
+    evicted = cw.stats.events_evicted
+    assert cw.stats.events_spooled == 100 and evicted > 0
+    down["on"] = False
+    cw.export(records(1))  # delivery works again: this event announces the evicted ones; the replay sends the rest
+    deadline = time.monotonic() + 20
+    while cw.stats.spool_bytes and time.monotonic() < deadline:
+        time.sleep(0.05)
+    cw.shutdown()
+    report = stored_report(cloudwatch_logs)
+    [writer] = report.writers
+    assert report.ok(), report.as_json()
+    said = [entry for entry in writer.known_drops if entry["reason"] == "spool_evicted"]
+    assert sum(entry["to"] - entry["from"] + 1 for entry in said) == evicted
+    assert said[0]["from"] == 1  # the oldest went first
+    assert writer.events == 100 - evicted + 1 + 1 and writer.closed and not writer.duplicates
