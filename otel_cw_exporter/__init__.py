@@ -2,14 +2,17 @@
 
 The pipeline, run by :class:`CloudWatchLogRecordExporter` (``exporter``) on the SDK processor's thread::
 
-    record --encode/--> event JSON --route/--> (group, stream) --send/--> PutLogEvents --> CloudWatch
-              event, jsonsafe,          routes, templates,         planning, wire, retry,
-              redaction, truncation     environments               client, delivery (I/O)
+    record --encode/--> event JSON --route/--> (group, stream) [--trail/-->] --send/--> PutLogEvents --> CloudWatch
+              event, fast, jsonsafe,    routes, templates,          writer:        planning, wire, retry,
+              redaction, truncation     environments                seq + chain    client, delivery (I/O)
+                                                                                       | not delivered yet
+                                                                               spool/ (disk, replay thread)
 
 Beside it: ``config`` (options, ``ConfigError``), ``records`` (reading an SDK record), ``limits`` (the
 API's limits), ``telemetry`` (counters, metrics, warnings), ``alerts`` (warnings reach a person),
 ``feedback`` (our own logging kept out) and ``zero_code`` (the exporter ``opentelemetry-instrument``
 builds from the variables).
+``trail/`` also holds the verifier ``otel-cw-exporter verify`` runs.
 ``app/`` is the application side (``setup``, the stdlib bridge, ``cloudwatch_log``, JWT identity,
 Lambda); ``cli/`` the command line, one module per command; ``testing/`` the local endpoint.
 
