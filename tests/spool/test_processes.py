@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from otel_cw_exporter.spool.files import pid_of, spool_files
-from otel_cw_exporter.spool.store import Store
+from otel_cw_exporter.spool.store import Store, UnreadableSpool
 from otel_cw_exporter.testing import Fault, LocalCloudWatchLogs
 from tests.test_servers import free_port, get, wait_ready
 
@@ -76,8 +76,10 @@ elif mode == "kill-me":  # everything handed to the spool, then wait for SIGKILL
 else:  # the outage is over: log, replay the earlier runs' spools, end when drained
     log_range(start, count)
     deadline = time.monotonic() + 30
+    mine = f"spool-{os.getpid()}-"  # its own file (if it kept some events itself) goes at shutdown
     while (spool_left := exporter.stats.spool_bytes or any(
-            n.endswith(".sqlite3") for n in os.listdir(os.environ["SPOOL"]))) and time.monotonic() < deadline:
+            n.endswith(".sqlite3") and not n.startswith(mine) for n in os.listdir(os.environ["SPOOL"]))
+            ) and time.monotonic() < deadline:
         provider.force_flush()
         time.sleep(0.05)
     provider.shutdown()
@@ -135,7 +137,9 @@ def test_an_outage_with_a_restart_a_fork_and_a_sigkill_loses_and_doubles_nothing
     logged = [*range(700), *range(10_000, 10_050)]
     assert sorted(counts) == logged and set(counts.values()) == {1}, [n for n, c in counts.items() if c != 1]
     spooled = sum(run["spooled"] for run in first) + second["spooled"]
-    assert spooled == 650 and last["replayed"] == 650 and last["drained"], (first, second, last)
+    # The last run replays the 650 the earlier runs kept, and what it kept itself (on a busy machine its
+    # first export may come before its replay proved delivery works again).
+    assert spooled == 650 and last["replayed"] == 650 + last["spooled"] and last["drained"], (first, second, last)
     assert spool_files(spool) == []
     assert all(not run["dropped"] for run in [*first, second, last]), (first, second, last)
     print(
@@ -144,7 +148,7 @@ def test_an_outage_with_a_restart_a_fork_and_a_sigkill_loses_and_doubles_nothing
 
 
 WSGI = """
-import logging, os
+import logging, os, time
 import otel_cw_exporter
 from otel_cw_exporter.app import configure
 
@@ -161,6 +165,7 @@ def wsgi(environ, start_response):
     path = environ["PATH_INFO"].strip("/")
     if path != "ready":
         log.info("served", extra={"n": int(path)})
+        time.sleep(0.05)  # a busy sync worker accepts nothing: concurrent requests reach every worker
     start_response("200 OK", [("Content-Type", "text/plain")])
     return [b"ok"]
 """
@@ -169,7 +174,11 @@ def wsgi(environ, start_response):
 def spooled_events(spool: Path) -> dict[Path, int]:
     held: dict[Path, int] = {}
     for path in spool_files(spool):
-        store = Store(path, readonly=True)
+        try:
+            store = Store(path, readonly=True)
+        except UnreadableSpool:  # made a moment ago by a live worker: its schema is not written yet
+            held[path] = 0
+            continue
         held[path] = store.events
         store.close()
     return held
