@@ -20,7 +20,7 @@ from otel_cw_exporter import CloudWatchLogRecordExporter
 from otel_cw_exporter.config import ConfigError
 from otel_cw_exporter.testing import LocalCloudWatchLogs
 from otel_cw_exporter.testing.endpoint import Call, Fault
-from otel_cw_exporter.trail.chain import seal
+from otel_cw_exporter.trail.chain import Mac, seal
 from otel_cw_exporter.trail.verifier import verify
 from tests.support import ROOT, local_environ, make_record, run_cli, section_of
 
@@ -106,7 +106,7 @@ def test_three_processes_verify_intact_then_every_tampering_is_reported_precisel
     ids = {pid: writers[pid]["writer"] for pid in pids}
     stranger, _ = seal(
         '{"timestamp":"2026-12-01T00:00:00.000000Z","level":"INFO","message":"I was here"}',
-        key=b"guessed key, not the real one!!!",
+        key=Mac(b"guessed key, not the real one!!!").bound(GROUP, STREAM),
         writer=ids[first],
         seq=99,
         prev="",
@@ -155,7 +155,8 @@ def exporter(endpoint: LocalCloudWatchLogs, **options: Any) -> CloudWatchLogReco
 
 
 def stored_report(endpoint: LocalCloudWatchLogs) -> Any:
-    return verify([(STREAM, e["message"]) for e in endpoint.raw_events(GROUP, STREAM)], KEY.encode())
+    stored = [(STREAM, e["message"], e["timestamp"]) for e in endpoint.raw_events(GROUP, STREAM)]
+    return verify(stored, KEY.encode(), group=GROUP)
 
 
 def records(count: int, **options: Any) -> list[ReadableLogRecord]:

@@ -138,7 +138,7 @@ def test_sigterm_delivers_every_event_the_server_logged(
     served = sorted(e["extra"]["n"] for e in events if e["message"] == "served")
     assert audit == served == list(range(count)), (len(audit), len(served), stderr[-2000:])
     # Each worker process is a writer of its own, numbered from 1, and closed at its graceful exit.
-    report = verify([(server, e["@message"]) for e in events], KEY.encode())
+    report = verify([(server, e["@message"], e["@timestamp"]) for e in events], KEY.encode(), group="servers")
     assert report.ok(strict=True), report.as_json()
     pids = {writer.opened["pid"] for writer in report.writers if writer.opened}
     workers = 1 if server == "uvicorn" else 2  # a gunicorn worker that served nothing wrote nothing

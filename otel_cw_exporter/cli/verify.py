@@ -21,9 +21,13 @@ from otel_cw_exporter.cli.options import since_ms
 from otel_cw_exporter.cli.render import stamp
 from otel_cw_exporter.cli.tail import require_stream
 from otel_cw_exporter.config import env_name
+from otel_cw_exporter.limits import MAX_EVENT_AHEAD_MS
+from otel_cw_exporter.trail.chain import KEYED, UNKEYED
 from otel_cw_exporter.trail.verifier import KeyNeeded, Report, WriterReport, verify
 from otel_cw_exporter.trail.writer import ranges
 
+#: How far ahead of now the read goes by default: CloudWatch accepts events up to 2 hours ahead.
+AHEAD_MS = MAX_EVENT_AHEAD_MS + 3_600_000
 #: FilterLogEvents calls per second at most (its quota is 5 per second per account and region by default).
 PAGES_PER_SECOND = 4.0
 
@@ -53,8 +57,8 @@ def read_key(args: argparse.Namespace) -> bytes | None:
 
 def stored_events(
     client: Any, aws: Aws, group: str, *, stream: str | None, start_ms: int, end_ms: int
-) -> Iterator[tuple[str, str]]:
-    """``(stream, message)`` of every stored event in the window, page after page."""
+) -> Iterator[tuple[str, str, int]]:
+    """``(stream, message, timestamp)`` of every stored event in the window, page after page."""
     kwargs: dict[str, Any] = {"logGroupName": group, "startTime": start_ms, "endTime": end_ms}
     if stream:
         kwargs["logStreamNames"] = [stream]
@@ -66,7 +70,7 @@ def stored_events(
         last_call = time.monotonic()
         page = call(aws, client.filter_log_events, **kwargs)
         for event in page.get("events", ()):
-            yield str(event.get("logStreamName", "")), str(event.get("message", ""))
+            yield str(event.get("logStreamName", "")), str(event.get("message", "")), int(event.get("timestamp", 0))
         token = page.get("nextToken")
         if not token or token == kwargs.get("nextToken"):
             return
@@ -84,13 +88,14 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if args.stream:
         require_stream(client, aws, group, args.stream)
     start = since_ms(args.since) if args.since else 0
-    end = since_ms(args.until) if args.until else int(time.time() * 1000) + 3_600_000
+    # CloudWatch takes events up to 2 hours ahead: by default read those too.
+    end = since_ms(args.until) if args.until else int(time.time() * 1000) + AHEAD_MS
     if end < start:
         raise CliError("--until is before --since", "give an --until after --since", EXIT_USAGE)
     began = time.monotonic()
     events = stored_events(client, aws, group, stream=args.stream, start_ms=start, end_ms=end)
     try:
-        report = verify(events, key, windowed=bool(args.since))
+        report = verify(events, key, group=group, windowed=bool(args.since))
     except KeyNeeded as error:
         raise CliError(
             f"{error}: the chains cannot be checked without it",
@@ -98,7 +103,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
             EXIT_USAGE,
         ) from None
     seconds = time.monotonic() - began
-    ok = report.ok(strict=args.strict) and report.events_read > 0  # nothing read proves nothing
+    ok = report.ok(strict=args.strict)  # nothing read proves nothing: not ok
     if args.json:
         document = report.as_json(strict=args.strict)
         document.update(group=group, seconds=round(seconds, 3), strict=args.strict)
@@ -115,12 +120,13 @@ def _runs(runs: list[tuple[int, int]]) -> str:
 
 def _drop_text(entry: Mapping[str, Any]) -> str:
     reason = entry.get("reason", "?")
+    by = f", said by writer {entry['by']}" if "by" in entry else ""
     if "count" in entry:
-        return f"{entry['count']} {reason} (before numbering)"
+        return f"{entry['count']} {reason} (before numbering{by})"
     first, last = entry.get("from"), entry.get("to")
     count = last - first + 1 if isinstance(first, int) and isinstance(last, int) else "?"
     where = f"seq {first}" if first == last else f"seq {first}-{last}"
-    return f"{count} {reason} ({where})"
+    return f"{count} {reason} ({where}{by})"
 
 
 def _writer_lines(writer: WriterReport, strict: bool) -> list[str]:
@@ -132,11 +138,17 @@ def _writer_lines(writer: WriterReport, strict: bool) -> list[str]:
         else ""
     )
     good = writer.intact and not (strict and (writer.known_drops or not writer.closed))
+    good = good and not (strict and writer.alg != KEYED)
     lines = [f"stream {writer.stream!r}, writer {writer.writer}{who}: {'intact' if good else 'NOT INTACT'}"]
-    span = f"seq {writer.first}-{writer.last}"
-    if writer.before_window:
-        span += f" (seq 1-{writer.first - 1} before --since, not read)"
-    lines.append(f"  {writer.events} event(s), {span}")
+    if writer.events:
+        span = f"seq {writer.first}-{writer.last}"
+        if writer.before_window:
+            span += f" (seq 1-{writer.first - 1} before --since, not read: not checked)"
+        lines.append(f"  {writer.events} event(s), {span}")
+    else:
+        lines.append("  no event stored: every one another writer announced as dropped")
+    if writer.alg == UNKEYED:
+        lines.append("  unkeyed (sha256): detects loss and accidental change, not a forger, who can recompute it")
     if writer.missing:
         count = sum(b - a + 1 for a, b in writer.missing)
         lines.append(f"  MISSING {count} event(s), seq {_runs(writer.missing)}: written, then lost or deleted")
@@ -160,7 +172,7 @@ def _writer_lines(writer: WriterReport, strict: bool) -> list[str]:
         lines.append(f"  {writer.duplicates} duplicate(s): identical re-sends (at-least-once delivery), harmless")
     if writer.closed:
         lines.append(f"  closed after seq {writer.close_last}")
-    else:
+    elif writer.events:
         lines.append(
             f"  not closed: last seq {writer.last} (still running, or stopped without a shutdown: a crash, a "
             "SIGKILL); events after it cannot be ruled out"

@@ -5,8 +5,8 @@ With integrity on, each message ends with one object, always last::
     ...,"integrity":{"v":1,"alg":"hmac-sha256","writer":"<16 hex>","seq":42,
                      ["open":{...},] ["dropped":[...],] ["close":{"last":41},] "prev":"<64 hex>","chain":"<64 hex>"}}
 
-``chain`` is HMAC-SHA256 (keyed) or SHA-256 (no key) over the message's UTF-8 bytes up to and
-including ``"chain":"``:
+``chain`` is HMAC-SHA256 (keyed) or SHA-256 (no key) over the log group and stream (as the JSON array
+``["group","stream"]``) followed by the message's UTF-8 bytes up to and including ``"chain":"``:
 the event's own fields, the writer, the sequence number, any announcement, and ``prev``, the chain of
 the writer's previous event in the stream (``""`` for the first). So each event can be checked alone
 (a changed byte breaks its own chain) and against its predecessor (``prev``). Pure text work: sealing
@@ -15,10 +15,12 @@ and checking never re-serialize the event, so what is checked is exactly what Cl
 
 from __future__ import annotations
 
+import calendar
 import hashlib
 import hmac
 import json
 import re
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -53,6 +55,16 @@ class Mac:
         self._inner = hashlib.sha256(bytes(byte ^ 0x36 for byte in key))
         self._outer = hashlib.sha256(bytes(byte ^ 0x5C for byte in key))
 
+    def bound(self, group: str, stream: str) -> Mac:
+        """This MAC over the destination first: a sealed event copied into another log group or stream
+        does not verify there. Computed once per destination (the hash state is copied per event)."""
+        bound = Mac.__new__(Mac)
+        bound.keyed = self.keyed
+        bound._outer = self._outer
+        bound._inner = self._inner.copy()
+        bound._inner.update(destination(group, stream))
+        return bound
+
     def hex(self, body: str) -> str:
         """The chain value of ``body`` (the message up to and including ``"chain":"``)."""
         inner = self._inner.copy()
@@ -67,11 +79,18 @@ class Mac:
 _BLOCK = 64  # SHA-256's block size, for HMAC's pads
 
 
-def mac(key: bytes | None, body: str) -> str:
-    """The chain value of ``body`` (the message up to and including ``"chain":"``)."""
+def destination(group: str, stream: str) -> bytes:
+    """What the chain covers before the text: the log group and stream, unambiguously (a JSON array)."""
+    return json.dumps([group, stream]).encode("utf-8", "surrogatepass")
+
+
+def mac(key: bytes | None, body: str, group: str, stream: str) -> str:
+    """The chain value of ``body`` (the message up to and including ``"chain":"``) in ``group``/``stream``
+    (the plain definition :class:`Mac` computes faster)."""
+    data = destination(group, stream) + body.encode("utf-8", "surrogatepass")
     if key is None:
-        return hashlib.sha256(body.encode("utf-8", "surrogatepass")).hexdigest()
-    return hmac.digest(key, body.encode("utf-8", "surrogatepass"), "sha256").hex()
+        return hashlib.sha256(data).hexdigest()
+    return hmac.digest(key, data, "sha256").hex()
 
 
 def _text(value: object) -> str:
@@ -91,7 +110,7 @@ def announcement(entries: Sequence[Mapping[str, Any]]) -> str:
 def seal(
     message: str,
     *,
-    key: bytes | Mac | None,
+    key: Mac,
     writer: str,
     seq: int,
     prev: str,
@@ -103,7 +122,7 @@ def seal(
 
     What is appended is ASCII, so the event grows by exactly ``len(sealed) - len(message)`` bytes.
     """
-    signer = key if isinstance(key, Mac) else Mac(key)
+    signer = key  # bound to the event's destination (Mac.bound)
     alg = KEYED if signer.keyed else UNKEYED
     extra = ""
     if open_ is not None:
@@ -151,9 +170,20 @@ class Sealed:
     time: str = ""
     """The event's own ``timestamp`` field (ISO-8601), to list writers in the order they wrote."""
 
-    def verifies(self, key: bytes | Mac | None) -> bool:
-        """True when the chain is the one ``key`` (None: plain SHA-256) gives for this text."""
-        signer = key if isinstance(key, Mac) else Mac(key)
+    @property
+    def time_ms(self) -> int | None:
+        """The sealed ``timestamp`` field in milliseconds (CloudWatch's timestamp must be this one)."""
+        text = self.time
+        if len(text) < 24 or text[10] != "T" or not text.endswith("Z"):
+            return None
+        try:
+            seconds = calendar.timegm(time.strptime(text[:19], "%Y-%m-%dT%H:%M:%S"))
+            return seconds * 1000 + int(text[20:23])
+        except ValueError:
+            return None
+
+    def verifies(self, signer: Mac) -> bool:
+        """True when the chain is the one ``signer`` (bound to the event's destination) gives for this text."""
         if signer.keyed != (self.alg == KEYED):
             return False
         return hmac.compare_digest(signer.hex(self.body), self.chain)
@@ -200,6 +230,15 @@ def announces(message: str) -> bool:
     """Whether a sealed message carries an ``open`` or ``dropped`` announcement (a cheap check)."""
     start = message.rfind(_OPENING)
     return start >= 0 and (message.find(',"dropped":', start) > 0 or message.find(',"open":', start) > 0)
+
+
+def writer_of(message: str) -> str | None:
+    """The writer id a sealed message carries (a cheap read)."""
+    start = message.rfind(_OPENING)
+    if start < 0:
+        return None
+    at = message.find('"writer":"', start)
+    return message[at + 10 : at + 26] if at > 0 else None
 
 
 def sequence_of(message: str) -> int | None:

@@ -45,6 +45,8 @@ class WriterReport:
     """Sequence numbers stored with different texts."""
     before_window: bool = False
     """Events before the first one read were outside ``--since``: not counted as missing."""
+    alg: str = ""
+    """How its events were sealed: ``hmac-sha256`` (keyed) or ``sha256`` (unkeyed: proves no authorship)."""
 
     @property
     def intact(self) -> bool:
@@ -67,6 +69,7 @@ class WriterReport:
             "duplicates": self.duplicates,
             "conflicts": self.conflicts,
             "before_window": self.before_window,
+            "alg": self.alg,
             "intact": self.intact,
         }
 
@@ -81,11 +84,12 @@ class Report:
     events_read: int = 0
 
     def ok(self, *, strict: bool = False) -> bool:
-        """Nothing missing, broken or conflicting (``strict``: nor dropped by the exporter, nor unclosed)."""
-        if self.unsigned or not all(writer.intact for writer in self.writers):
+        """Something was read, and nothing missing, broken or conflicting (``strict``: nor dropped by the
+        exporter, nor unclosed, nor sealed without a key)."""
+        if not self.events_read or self.unsigned or not all(writer.intact for writer in self.writers):
             return False
         if strict:
-            return all(writer.closed and not writer.known_drops for writer in self.writers)
+            return all(writer.closed and not writer.known_drops and writer.alg == KEYED for writer in self.writers)
         return True
 
     def as_json(self, *, strict: bool = False) -> dict[str, Any]:
@@ -97,15 +101,22 @@ class Report:
         }
 
 
-def verify(events: Iterable[tuple[str, str]], key: bytes | None, *, windowed: bool = False) -> Report:
-    """Check ``(stream, message)`` pairs. ``windowed``: the read began after the trail did (``--since``).
+#: What :func:`verify` reads: ``(stream, message)``, or ``(stream, message, CloudWatch timestamp in ms)``.
+Stored = tuple[str, str] | tuple[str, str, int]
+
+
+def verify(events: Iterable[Stored], key: bytes | None, *, group: str, windowed: bool = False) -> Report:
+    """Check the stored events of log group ``group``. ``windowed``: the read began after the trail did
+    (``--since``). A stored timestamp, when given, must be the one the event was sealed with.
 
     Raises :class:`KeyNeeded` when events were sealed with a key and ``key`` is None.
     """
     report = Report()
-    # (stream, writer) -> seq -> text -> (its fields, copies stored)
-    buckets: dict[tuple[str, str], dict[int, dict[str, list[Any]]]] = {}
-    for stream, message in events:
+    # (stream, writer) -> seq -> (message, timestamp) -> [its fields, copies stored]
+    buckets: dict[tuple[str, str], dict[int, dict[tuple[str, int | None], list[Any]]]] = {}
+    for stored in events:
+        stream, message = stored[0], stored[1]
+        timestamp = stored[2] if len(stored) > 2 else None
         report.events_read += 1
         sealed = read(message)
         if sealed is None:
@@ -114,43 +125,82 @@ def verify(events: Iterable[tuple[str, str]], key: bytes | None, *, windowed: bo
         if key is None and sealed.alg == KEYED:
             raise KeyNeeded(f"events in {stream!r} were sealed with a key")
         texts = buckets.setdefault((stream, sealed.writer), {}).setdefault(sealed.seq, {})
-        slot = texts.get(message)
+        slot = texts.get((message, timestamp))
         if slot is None:
-            texts[message] = [sealed, 1]
+            texts[(message, timestamp)] = [sealed, 1]
         else:
             slot[1] += 1
     signer = Mac(key)
-    for (stream, writer), by_seq in sorted(buckets.items(), key=_in_writing_order):
-        report.writers.append(_check(stream, writer, by_seq, signer, windowed))
+    checked = {where: _verified(by_seq, signer.bound(group, where[0])) for where, by_seq in buckets.items()}
+    # What a writer announced of another's events (a spool adopted from a process that ended).
+    foreign: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for (stream, announcer), (good, _) in checked.items():
+        for sealed in good.values():
+            for entry in sealed.dropped:
+                other = entry.get("writer")
+                if isinstance(other, str) and other != announcer:
+                    said = dict(entry, by=announcer)
+                    del said["writer"]
+                    foreign.setdefault((stream, other), []).append(said)
+    for where in foreign:
+        checked.setdefault(where, ({}, []))
+    for where in sorted(checked, key=lambda where: _writing_order(where, buckets.get(where, {}))):
+        good, broken = checked[where]
+        by_seq = buckets.get(where, {})
+        report.writers.append(_report(where, by_seq, good, broken, foreign.get(where, []), windowed))
     return report
 
 
-def _in_writing_order(item: tuple[tuple[str, str], dict[int, dict[str, list[Any]]]]) -> tuple[str, str, str]:
+def _writing_order(
+    where: tuple[str, str], by_seq: dict[int, dict[tuple[str, int | None], list[Any]]]
+) -> tuple[str, str, str]:
     """Per stream, writers by the time of their first event read, then by id."""
-    (stream, writer), by_seq = item
+    stream, writer = where
+    if not by_seq:
+        return stream, "", writer
     first = min(by_seq)
     return stream, min(sealed.time for sealed, _ in by_seq[first].values()), writer
 
 
-def _check(stream: str, writer: str, by_seq: dict[int, dict[str, list[Any]]], key: Mac, windowed: bool) -> WriterReport:
-    result = WriterReport(stream=stream, writer=writer)
+def _verified(
+    by_seq: dict[int, dict[tuple[str, int | None], list[Any]]], signer: Mac
+) -> tuple[dict[int, Sealed], list[int]]:
+    """The events whose text verifies (one per number), and the numbers no stored text verifies for."""
     good: dict[int, Sealed] = {}
+    broken: list[int] = []
+    for seq in sorted(by_seq):
+        verified = [
+            sealed
+            for (_, timestamp), (sealed, _) in by_seq[seq].items()
+            if sealed.verifies(signer) and (timestamp is None or timestamp == sealed.time_ms)  # moved: broken
+        ]
+        if len({sealed.body for sealed in verified}) == 1:
+            good[seq] = verified[0]
+        elif not verified:
+            broken.append(seq)
+        # two different texts that both verify: only the key's holder wrote both; a conflict
+    return good, broken
+
+
+def _report(  # noqa: PLR0917 - one call site, each argument a different piece of the check
+    where: tuple[str, str],
+    by_seq: dict[int, dict[tuple[str, int | None], list[Any]]],
+    good: dict[int, Sealed],
+    broken: list[int],
+    foreign: list[dict[str, Any]],
+    windowed: bool,
+) -> WriterReport:
+    stream, writer = where
+    result = WriterReport(stream=stream, writer=writer, broken=broken)
     for seq in sorted(by_seq):
         texts = by_seq[seq]
         result.duplicates += sum(copies - 1 for _, copies in texts.values())
-        verified = [sealed for sealed, _ in texts.values() if sealed.verifies(key)]
         if len(texts) > 1:
             result.conflicts.append(seq)
-        if len(verified) == 1:
-            good[seq] = verified[0]
-        elif not verified:
-            result.broken.append(seq)
-        # two different texts that both verify: only the key's holder wrote both; a conflict, said above
     present = set(by_seq)
     result.events = len(present)
-    # Numbers only a text that does not verify claims (a forger's seq 10**9) say nothing of the range.
-    trusted = good or by_seq
-    result.first, result.last = min(trusted), max(trusted)
+    algs = {sealed.alg for sealed in good.values()}
+    result.alg = algs.pop() if len(algs) == 1 else ("mixed" if algs else "")
     announced: set[int] = set()
     for seq, sealed in sorted(good.items()):
         if sealed.open is not None and result.opened is None:  # said by seq 1, or again if it was lost
@@ -158,14 +208,29 @@ def _check(stream: str, writer: str, by_seq: dict[int, dict[str, list[Any]]], ke
         if sealed.close_last is not None:
             result.closed, result.close_last = True, sealed.close_last
         for entry in sealed.dropped:
-            if entry not in result.known_drops:  # said again when the event first saying it was lost
-                result.known_drops.append(dict(entry))
-            first, last = entry.get("from"), entry.get("to")
+            if "writer" in entry and entry["writer"] != writer:
+                continue  # another writer's events: counted for that writer
+            said = {k: v for k, v in entry.items() if k != "writer"}
+            if said not in result.known_drops:  # said again when the event first saying it was lost
+                result.known_drops.append(said)
+            first, last = said.get("from"), said.get("to")
             if type(first) is int and type(last) is int and 0 < first <= last <= seq:
                 announced.update(range(first, last + 1))
         before = good.get(seq - 1)
         if (seq == 1 and sealed.prev != "") or (before is not None and sealed.prev != before.chain):
             result.broken_links.append(seq)
+    for entry in foreign:
+        if entry not in result.known_drops:
+            result.known_drops.append(entry)
+        first, last = entry.get("from"), entry.get("to")
+        if type(first) is int and type(last) is int and 0 < first <= last:
+            announced.update(range(first, last + 1))
+    # Numbers only a text that does not verify claims (a forger's seq 10**9) say nothing of the range.
+    trusted = set(good) or present
+    if not trusted:  # known only from another writer's announcements: every event of it was dropped
+        result.first, result.last = min(announced, default=0), max(announced, default=0)
+        return result
+    result.first, result.last = min(trusted), max(trusted)
     start = result.first if windowed and result.first > 1 else 1
     result.before_window = start > 1
     absent = (n for n in range(start, result.last + 1) if n not in present and n not in announced)

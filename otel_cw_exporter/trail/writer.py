@@ -30,9 +30,12 @@ from otel_cw_exporter.trail.chain import (
     seal,
     seal_run,
     sequence_of,
+    writer_of,
 )
 
 Destination = tuple[str, str]
+#: Entries a closing event carries at most (about 60 bytes each: well within an event's 1 MB).
+MAX_CLOSING = 10_000
 
 
 def ranges(numbers: Iterable[int]) -> list[tuple[int, int]]:
@@ -48,6 +51,7 @@ def ranges(numbers: Iterable[int]) -> list[tuple[int, int]]:
 
 @dataclass
 class _Stream:
+    mac: Mac
     seq: int = 0
     chain: str = ""
     pending: list[dict[str, Any]] = field(default_factory=list)
@@ -95,7 +99,7 @@ class Writer:
         with self._lock:
             state = self._streams.get(destination)
             if state is None:
-                state = self._streams[destination] = _Stream(resource=dict(resource))
+                state = self._streams[destination] = self._new_stream(destination, resource)
             sealed: list[Event] = []
             rest = events
             while rest and (state.seq == 0 or state.reopen or state.pending or self._unplaced):
@@ -104,7 +108,7 @@ class Writer:
             if rest:
                 texts, state.chain = seal_run(
                     [event.message for event in rest],
-                    key=self._key,
+                    key=state.mac,
                     writer=self.id,
                     first_seq=state.seq + 1,
                     prev=state.chain,
@@ -118,6 +122,9 @@ class Writer:
                     for event, text in zip(rest, texts, strict=True)
                 ]
             return sealed
+
+    def _new_stream(self, destination: Destination, resource: Mapping[str, Any]) -> _Stream:
+        return _Stream(mac=self._key.bound(*destination), resource=dict(resource))
 
     def close(self, destination: Destination, timestamp_ms: int, message: str) -> Event | None:
         """The closing event of ``destination`` (``message``: an encoded event saying so); None if unused."""
@@ -141,15 +148,17 @@ class Writer:
             )
         dropped = None
         if state.pending or self._unplaced:
-            entries = state.pending[:MAX_ANNOUNCED]
-            del state.pending[:MAX_ANNOUNCED]
-            while self._unplaced and len(entries) < MAX_ANNOUNCED:
+            # A closing event says all that is left: no event of this writer comes after it.
+            most = MAX_CLOSING if close_last is not None else MAX_ANNOUNCED
+            entries = state.pending[:most]
+            del state.pending[:most]
+            while self._unplaced and len(entries) < most:
                 reason, count = self._unplaced.popitem()
                 entries.append({"reason": reason, "count": count})
             dropped = announcement(entries)
         message, state.chain = seal(
             event.message,
-            key=self._key,
+            key=state.mac,
             writer=self.id,
             seq=state.seq,
             prev=state.chain,
@@ -160,29 +169,47 @@ class Writer:
         return _resized(event, message)
 
     def lost(self, destination: Destination, events: Sequence[Event], reason: str) -> None:
-        """Announce, in ``destination``'s next event, that these sealed events will not be stored."""
-        numbers: list[int] = []
+        """Announce, in ``destination``'s next event, that these sealed events will not be stored.
+
+        Events of another writer (a spool adopted from a process that ended, a parent's before a fork)
+        are announced with that writer's id, for the verifier to apply to that writer.
+        """
+        mine: list[int] = []
+        theirs: dict[str, list[int]] = {}
         carried: list[dict[str, Any]] = []  # what the lost events themselves announced must be said again
         reopen = False
         for event in events:
-            seq = sequence_of(event.message)
+            message = event.message
+            seq = sequence_of(message)
             if seq is None:
                 continue
-            numbers.append(seq)
-            if announces(event.message):
-                sealed = read(event.message)
-                if sealed is not None:
-                    carried.extend(dict(entry) for entry in sealed.dropped)
-                    reopen = reopen or sealed.open is not None
-        if not numbers:
+            if writer_of(message) == self.id:
+                mine.append(seq)
+                if announces(message):
+                    sealed = read(message)
+                    if sealed is not None:
+                        carried.extend(dict(entry) for entry in sealed.dropped)
+                        reopen = reopen or sealed.open is not None
+                continue
+            sealed = read(message)
+            if sealed is not None:
+                theirs.setdefault(sealed.writer, []).append(seq)
+                carried.extend(dict(entry, writer=sealed.writer) for entry in sealed.dropped if "writer" not in entry)
+        if not (mine or theirs):
             return
         with self._lock:
             state = self._streams.get(destination)
             if state is None:
-                return  # sealed by a writer before a fork: that writer's to say
+                if mine:
+                    return  # our own numbers in a stream we have no state for: never expected
+                state = self._streams[destination] = self._new_stream(destination, {})  # said by our close
             state.pending.extend(carried)
-            state.pending.extend({"reason": reason, "from": a, "to": b} for a, b in ranges(numbers))
-            state.reopen = state.reopen or reopen or 1 in numbers
+            state.pending.extend({"reason": reason, "from": a, "to": b} for a, b in ranges(mine))
+            for other, numbers in theirs.items():
+                state.pending.extend(
+                    {"reason": reason, "writer": other, "from": a, "to": b} for a, b in ranges(numbers)
+                )
+            state.reopen = state.reopen or reopen or 1 in mine
 
     def lost_unnumbered(self, destination: Destination | None, count: int, reason: str) -> None:
         """Announce ``count`` records dropped before they were numbered (in ``destination``, if known)."""

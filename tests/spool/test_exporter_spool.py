@@ -157,7 +157,7 @@ def test_the_size_bound_evicts_the_oldest_to_the_dead_letter_file(
 def test_events_cloudwatch_never_takes_go_to_the_dead_letter_file(
     cloudwatch_logs: LocalCloudWatchLogs, tmp_path: Path
 ) -> None:
-    exporter = exporter_for(cloudwatch_logs, tmp_path)
+    exporter = exporter_for(cloudwatch_logs, tmp_path, timeout=5)  # healthy: time enough on a busy machine
     now = int(time.time() * 1000)
     batch = [*records(2, 0, timestamp_ms=now - 15 * DAY_MS), *records(1, 2, timestamp_ms=now + DAY_MS), *records(1, 3)]
     assert exporter.export(batch) is LogRecordExportResult.SUCCESS
@@ -236,7 +236,7 @@ def test_unreadable_spool_files_are_set_aside_with_a_warning(
     path = tmp_path / "spool-3-torn.sqlite3"
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])  # a write torn in the middle
     with caplog.at_level(logging.WARNING, "otel_cw_exporter"):
-        exporter = exporter_for(cloudwatch_logs, tmp_path)
+        exporter = exporter_for(cloudwatch_logs, tmp_path, timeout=5)  # healthy: time enough on a busy machine
         wait_for(lambda: spool_files(tmp_path) == [])
         assert exporter.export(records(2)) is LogRecordExportResult.SUCCESS
         exporter.shutdown()

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from otel_cw_exporter.encode.event import Event, EventEncoder
-from otel_cw_exporter.trail.chain import RESERVE, seal
+from otel_cw_exporter.trail.chain import RESERVE, Mac, seal
 from otel_cw_exporter.trail.verifier import KeyNeeded, verify
 from otel_cw_exporter.trail.writer import Writer, ranges
 from tests.support import make_record
@@ -59,14 +59,14 @@ def run(
     return writer, stored, dropped
 
 
-batches = st.lists(st.lists(records, max_size=12), min_size=1, max_size=5)
+batches = st.lists(st.lists(records, min_size=1, max_size=12), min_size=1, max_size=5)
 
 
 @settings(max_examples=60, deadline=None)
 @given(batches, st.integers(0, 1000))
 def test_any_mix_of_encoding_truncation_retries_and_drops_verifies(batches: list, seed: int) -> None:
     writer, stored, dropped = run(batches, seed)
-    report = verify(stored, KEY)
+    report = verify(stored, KEY, group="g")
     assert report.ok(), report.as_json()
     twice = sum(fate == "twice" for batch in batches for _, _, fate in batch)
     assert sum(w.duplicates for w in report.writers) == twice
@@ -90,7 +90,7 @@ def test_a_deleted_event_is_reported_missing_by_number(batches: list, seed: int)
         return
     victim = random.Random(seed).choice(once)
     seq = json.loads(victim[1])["integrity"]["seq"]
-    report = verify([item for item in stored if item != victim], KEY)
+    report = verify([item for item in stored if item != victim], KEY, group="g")
     assert not report.ok()
     [result] = [w for w in report.writers if w.stream == victim[0]]
     assert result.missing == [(seq, seq)]
@@ -105,22 +105,28 @@ def test_changed_inserted_and_cut_events_are_each_reported() -> None:
     stored = [("a", event.message) for event in events] + [("a", close.message)]
     changed = list(stored)
     changed[3] = ("a", stored[3][1].replace("event 3", "event 9"))
-    assert verify(changed, KEY).writers[0].broken == [4]
+    assert verify(changed, KEY, group="g").writers[0].broken == [4]
     # another writer without the key: a forged writer, and a forged event at an existing number
-    forged, _ = seal(events[0].message.split(',"integrity"')[0] + "}", key=None, writer=writer.id, seq=5, prev="")
-    report = verify([*stored, ("a", forged)], KEY)
+    forged, _ = seal(
+        events[0].message.split(',"integrity"')[0] + "}",
+        key=Mac(None).bound(*STREAMS[0]),
+        writer=writer.id,
+        seq=5,
+        prev="",
+    )
+    report = verify([*stored, ("a", forged)], KEY, group="g")
     assert report.writers[0].conflicts == [5] and not report.ok()
     stranger = Writer(b"not the key, but long enough....")
     intruder = stranger.stamp(STREAMS[0], [encoder.encode(make_record("hi"))], RESOURCE)[0]
-    report = verify([*stored, ("a", intruder.message)], KEY)
+    report = verify([*stored, ("a", intruder.message)], KEY, group="g")
     assert [w.broken for w in report.writers if w.writer == stranger.id] == [[1]] and not report.ok()
-    plain = verify([*stored, ("a", '{"message":"no integrity"}')], KEY)
+    plain = verify([*stored, ("a", '{"message":"no integrity"}')], KEY, group="g")
     assert plain.unsigned == {"a": 1} and not plain.ok()
     # the tail cut before the closing event: the close says how far the trail went
-    cut = verify(stored[:7] + stored[10:], KEY).writers[0]
+    cut = verify(stored[:7] + stored[10:], KEY, group="g").writers[0]
     assert cut.missing == [(8, 10)] and cut.closed
     # a writer that never closed: intact so far, said as not closed, and --strict fails it
-    unclosed = verify(stored[:-1], KEY)
+    unclosed = verify(stored[:-1], KEY, group="g")
     assert unclosed.ok() and not unclosed.writers[0].closed and not unclosed.ok(strict=True)
 
 
@@ -131,7 +137,7 @@ def test_drops_before_numbering_are_announced_as_counts() -> None:
     first = writer.stamp(STREAMS[0], [encoder.encode(make_record("a"))], RESOURCE)
     writer.lost_unnumbered(STREAMS[0], 1, "encoding_error")
     second = writer.stamp(STREAMS[0], [encoder.encode(make_record("b"))], RESOURCE)
-    report = verify([("a", first[0].message), ("a", second[0].message)], None)
+    report = verify([("a", first[0].message), ("a", second[0].message)], None, group="g")
     assert report.ok()
     assert report.writers[0].known_drops == [
         {"reason": "queue_full", "count": 2},
@@ -142,7 +148,7 @@ def test_drops_before_numbering_are_announced_as_counts() -> None:
 def test_a_keyed_trail_cannot_be_checked_without_the_key() -> None:
     event = Writer(KEY).stamp(STREAMS[0], [EventEncoder().encode(make_record("a"))], RESOURCE)[0]
     try:
-        verify([("a", event.message)], None)
+        verify([("a", event.message)], None, group="g")
     except KeyNeeded:
         pass
     else:
@@ -158,7 +164,7 @@ def test_a_renewed_writer_starts_its_own_sequence() -> None:
     after = writer.stamp(STREAMS[0], [encoder.encode(make_record("b"))], RESOURCE)
     assert writer.id != parent
     assert json.loads(after[0].message)["integrity"]["seq"] == 1
-    report = verify([("a", e.message) for e in before + after], KEY)
+    report = verify([("a", e.message) for e in before + after], KEY, group="g")
     assert report.ok() and len(report.writers) == 2
 
 
