@@ -31,7 +31,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -251,7 +251,15 @@ def _queue_full(reader: Any) -> int:
 
 
 def child(
-    *, rate: float, seconds: float, delay_ms: float, batch_size: int, queue_size: int, stream: str, host: str
+    *,
+    rate: float,
+    seconds: float,
+    delay_ms: float,
+    batch_size: int,
+    queue_size: int,
+    stream: str,
+    host: str,
+    endpoint_url: str,
 ) -> None:
     """One process of the fleet: says ``ready``, waits for a line on stdin, logs at ``rate`` for
     ``seconds``, shuts the pipeline down (delivering what is queued), prints ``result <json>``."""
@@ -267,7 +275,7 @@ def child(
     from otel_cw_exporter import CloudWatchLogRecordExporter
     from otel_cw_exporter.stdlib import OTelHandler
 
-    exporter = CloudWatchLogRecordExporter(log_group_name=GROUP, log_stream_name=stream)
+    exporter = CloudWatchLogRecordExporter(log_group_name=GROUP, log_stream_name=stream, endpoint_url=endpoint_url)
     os.environ["OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED"] = "true"  # the processor's own counters...
     reader = InMemoryMetricReader()  # ...read here: its queue-full drops
     provider = LoggerProvider(resource=Resource({**RESOURCE_ATTRIBUTES, "host.name": host}), shutdown_on_exit=False)
@@ -331,7 +339,7 @@ def simulate(sim: Simulation) -> tuple[str, bool]:
         endpoint = stack.enter_context(LocalCloudWatchLogs())
         endpoint.client().create_log_group(logGroupName=GROUP)
         endpoint.inject(quota)
-        environ = {**os.environ, **endpoint.environ, "PYTHONPATH": str(ROOT)}
+        environ = {**_clean(os.environ), **endpoint.environ, "PYTHONPATH": str(ROOT)}  # no AWS or OTel settings
         errors = [stack.enter_context(tempfile.TemporaryFile("w+")) for _ in range(sim.processes)]
         children = [
             subprocess.Popen(
@@ -354,6 +362,8 @@ def simulate(sim: Simulation) -> tuple[str, bool]:
                     sim.stream,
                     "--host",
                     f"sim-host-{i % SIM_HOSTS}",
+                    "--endpoint-url",
+                    endpoint.url,
                 ],
                 cwd=ROOT,
                 env=environ,
@@ -374,6 +384,12 @@ def simulate(sim: Simulation) -> tuple[str, bool]:
         stored = endpoint.raw_events(GROUP)
         puts = list(endpoint.puts)
     return _report(sim=sim, quota=quota, results=results, elapsed=elapsed, stored_events=stored, puts=puts)
+
+
+def _clean(environ: Mapping[str, str]) -> dict[str, str]:
+    """The children's environment without the caller's AWS and OTel settings: no profile, endpoint,
+    route or processor setting of the shell can send an event anywhere but the local endpoint."""
+    return {key: value for key, value in environ.items() if not key.startswith(("AWS_", "OTEL_"))}
 
 
 def _run(
@@ -508,6 +524,19 @@ def _report(
 # -- the command ------------------------------------------------------------------------------------
 
 
+def _bad_template(stream: str) -> str | None:
+    """What the exporter says about a stream name template it refuses, else None (no network)."""
+    from otel_cw_exporter import CloudWatchLogRecordExporter, ConfigError
+
+    try:
+        CloudWatchLogRecordExporter(
+            log_group_name="integrates", log_stream_name=stream, endpoint_url="http://127.0.0.1:1", environ={}
+        )
+    except (ConfigError, ValueError) as error:
+        return str(error)
+    return None
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.fleet",
@@ -539,6 +568,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--stream", default=SIM_STREAM, help=f"stream name template (default {SIM_STREAM})")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--host", default="sim-host-0", help=argparse.SUPPRESS)
+    parser.add_argument("--endpoint-url", default="http://127.0.0.1:1", help=argparse.SUPPRESS)
     return parser
 
 
@@ -566,6 +596,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             queue_size=args.queue_size,
             stream=args.stream,
             host=args.host,
+            endpoint_url=args.endpoint_url,
         )
         return 0
     load = Load(args.event_bytes, rate, delay, args.batch_size, args.streams, args.queue_size)
@@ -574,8 +605,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if not 1 <= args.simulate <= MAX_PROCESSES or not 0 < args.seconds <= MAX_SECONDS:
         parser.error(f"--simulate takes 1..{MAX_PROCESSES} processes and --seconds at most {MAX_SECONDS:g}")
+    for key in set(os.environ) - set(_clean(os.environ)):  # this process too talks only to the local endpoint
+        del os.environ[key]
+    problem = _bad_template(args.stream)
+    if problem:
+        parser.error(f"--stream: {problem}")
     print()
-    report, ok = simulate(Simulation(args.simulate, load, quota, args.seconds, args.stream))
+    try:
+        report, ok = simulate(Simulation(args.simulate, load, quota, args.seconds, args.stream))
+    except RuntimeError as error:
+        print(f"python -m benchmarks.fleet: error: {error}", file=sys.stderr)
+        return 1
     print(report)
     return 0 if ok else 1
 

@@ -113,6 +113,9 @@ def test_a_bad_parameter_is_refused_with_exit_code_2() -> None:
     done = _run([sys.executable, "-m", "benchmarks.fleet", "--simulate", "99"])
     assert done.returncode == 2
     assert "--simulate takes 1..16 processes" in done.stderr
+    done = _run([sys.executable, "-m", "benchmarks.fleet", "--simulate", "2", "--stream", "{unclosed"])
+    assert done.returncode == 2
+    assert "--stream: " in done.stderr and "is never closed" in done.stderr
 
 
 def _check_simulation(printed: str, processes: int) -> dict[str, str]:
