@@ -8,6 +8,7 @@ exporters counted, never more requests let through in a second than the quota), 
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import subprocess
@@ -24,6 +25,7 @@ from benchmarks.fleet import (
     requests_per_export,
     requests_per_second,
 )
+from otel_cw_exporter.testing import LocalCloudWatchLogs
 
 ROOT = Path(__file__).resolve().parent.parent
 SECTION = "## Fleets: what one process sends, and what a quota serves"
@@ -172,3 +174,42 @@ def test_the_readme_simulations_run_as_written() -> None:
         else:
             assert done.returncode == 1, done.stderr[-3000:]
             assert figures["result"].startswith("LOSS")
+
+
+def test_the_readme_stream_names_give_one_stream_per_process_and_log_type(
+    cloudwatch_logs: LocalCloudWatchLogs,
+) -> None:
+    """Both namings the README's fleet section shows: a template of the log type, and routes."""
+    from opentelemetry.sdk.resources import Resource
+
+    from otel_cw_exporter import CloudWatchLogRecordExporter, Route
+    from tests.support import make_record
+
+    resource = Resource({"service.name": "integrates", "host.name": "web-1"})
+    records = [
+        make_record("Added secret", {"extra": {"log_type": "Security"}}, resource=resource),
+        make_record("started", {}, resource=resource),
+    ]
+    pid = os.getpid()
+    for group, options, expected in [
+        (
+            "by-template",
+            {"log_stream_name": "{log_type}/{host.name}/{pid}"},
+            {f"Security/web-1/{pid}", f"unknown-log_type/web-1/{pid}"},
+        ),
+        (
+            "by-route",
+            {
+                "log_stream_name": "application/{host.name}/{pid}",
+                "routes": [Route(when={"log_type": "Security"}, log_stream_name="security/{host.name}/{pid}")],
+            },
+            {f"security/web-1/{pid}", f"application/web-1/{pid}"},
+        ),
+    ]:
+        exporter = CloudWatchLogRecordExporter(
+            log_group_name=group, client=cloudwatch_logs.client(), create_log_group=True, **options
+        )
+        exporter.export(records)
+        exporter.shutdown()
+        assert set(cloudwatch_logs.streams(group)) == expected
+        assert exporter.stats.events_sent == 2
