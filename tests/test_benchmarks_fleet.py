@@ -138,8 +138,9 @@ def _check_simulation(printed: str, processes: int) -> dict[str, str]:
     missing = _number(figures["missing (logged - stored - dropped)"].split()[0])
     if dropped == 0:
         assert missing == 0 and stored == logged
-    else:  # every loss accounted for; the SDK's queue-full count may include a record or two it kept
-        assert -10 <= missing <= 0, figures
+    else:  # every loss accounted for; the SDK's queue-full count races with its worker: it may count
+        # records it kept (a few per thousand)
+        assert -(10 + dropped // 50) <= missing <= 0, figures
     return figures
 
 
