@@ -81,6 +81,59 @@ class PutRecord:
 FaultRule = Callable[[Call], "Fault | None"]
 
 
+class RequestQuota:
+    """An account-wide request-rate quota, as CloudWatch enforces PutLogEvents': a :data:`FaultRule`.
+
+    CloudWatch throttles PutLogEvents per account and region (requests per second, raisable in Service
+    Quotas; the old limit of 5 per second per stream is gone), so every stream and every process of a
+    fleet shares one quota. ``endpoint.inject(RequestQuota(10))`` lets at most 10 calls of ``operation``
+    through in each second of ``clock`` (a fixed window of one whole second) and answers the rest with a
+    ``ThrottlingException``, as AWS does. Other operations pass untouched. Thread-safe: the endpoint
+    serves each request in its own thread.
+    """
+
+    def __init__(
+        self, per_second: int, operation: str = "PutLogEvents", clock: Callable[[], float] = time.time
+    ) -> None:
+        if isinstance(per_second, bool) or not isinstance(per_second, int) or per_second < 1:
+            raise ValueError(f"per_second must be a whole number of requests, at least 1, not {per_second!r}")
+        self.per_second = per_second
+        self.operation = operation
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._let_through: dict[int, int] = {}
+        self._throttled = 0
+
+    def __call__(self, call: Call) -> Fault | None:
+        if call.operation != self.operation:
+            return None
+        second = int(self._clock())
+        with self._lock:
+            used = self._let_through.get(second, 0)
+            if used >= self.per_second:
+                self._throttled += 1
+                return Fault("ThrottlingException", 400, "Rate exceeded")
+            self._let_through[second] = used + 1
+        return None
+
+    @property
+    def throttled(self) -> int:
+        """Calls answered with ``ThrottlingException``."""
+        with self._lock:
+            return self._throttled
+
+    @property
+    def let_through(self) -> int:
+        """Calls let through to be answered normally (one that breaks a limit still fails)."""
+        with self._lock:
+            return sum(self._let_through.values())
+
+    def per_window(self) -> dict[int, int]:
+        """Calls let through in each second that had any (whole seconds of the clock -> count)."""
+        with self._lock:
+            return dict(self._let_through)
+
+
 def _answer(start_response: Callable[..., Any], status: int, answer: dict[str, Any]) -> list[bytes]:
     if status >= 400:
         return _error(start_response, status, str(answer["__type"]), str(answer.get("message", "")))
