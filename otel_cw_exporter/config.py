@@ -11,6 +11,7 @@ import json
 import math
 import os
 import re
+import stat
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -319,14 +320,7 @@ class ExporterConfig:
         """The integrity key's bytes (from ``integrity_key`` or its file); None: plain SHA-256 chains."""
         key, path = self.integrity_key, self.integrity_key_file
         if path is not None:
-            try:
-                with open(path, "rb") as file:
-                    key = file.read().rstrip(b"\r\n")
-            except OSError as error:
-                raise ConfigError(
-                    f"{self.source('integrity_key_file')}={path!r}: cannot read it ({error.strerror or error})",
-                    "give a readable file holding the key",
-                ) from None
+            key = read_key_file(path, self.source("integrity_key_file"))
         if key is None:
             return None
         return key.encode("utf-8") if isinstance(key, str) else bytes(key)
@@ -343,11 +337,11 @@ class ExporterConfig:
                 f"both {label('integrity_key')} and {label('integrity_key_file')} are set",
                 "give the key one way only",
             )
-        if (key is not None or path is not None) and not self.integrity:
+        if (key is not None or path is not None) and not self.integrity:  # a key alone turns it on
             named = label("integrity_key") if key is not None else label("integrity_key_file")
             raise ConfigError(
-                f"{named} is set but integrity is off",
-                f"also pass integrity=True or set {env_name('integrity')}=true",
+                f"{named} is set but {label('integrity')} turns integrity off",
+                "remove the key, or turn integrity on",
             )
         secret = self.integrity_secret()
         if secret is not None and len(secret) < MIN_KEY_BYTES:
@@ -412,6 +406,28 @@ class ExporterConfig:
         self._check_integrity()
 
 
+#: Bytes a key file may hold at most: a key is a short secret, not a file to read whole (``/dev/zero``).
+MAX_KEY_FILE_BYTES = 64 * 1024
+
+
+def read_key_file(path: str, label: str = "integrity_key_file") -> bytes:
+    """The key a file holds (a final newline ignored): a ConfigError unless it is a small regular file."""
+    fix = "give a readable regular file holding the key (at most 64 KiB)"
+    try:
+        with open(path, "rb", opener=lambda name, flags: os.open(name, flags | getattr(os, "O_NONBLOCK", 0))) as file:
+            info = os.fstat(file.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                raise ConfigError(f"{label}={path!r} is not a regular file", fix)
+            if info.st_size > MAX_KEY_FILE_BYTES:
+                raise ConfigError(f"{label}={path!r} holds {info.st_size:,} bytes: not a key", fix)
+            key = file.read(MAX_KEY_FILE_BYTES + 1).rstrip(b"\r\n")
+    except OSError as error:
+        raise ConfigError(f"{label}={path!r}: cannot read it ({error.strerror or error})", fix) from None
+    if not key:
+        raise ConfigError(f"{label}={path!r} is empty", fix)
+    return key
+
+
 def _names(label: str, value: object, *, keys: bool = False) -> frozenset[str]:
     """``environments``/``redact_keys`` as given: one name, names separated by commas, or a collection."""
     if isinstance(value, str):  # one name, or names separated by commas as in the variable
@@ -455,5 +471,7 @@ def resolve(arguments: Mapping[str, Any], environ: Mapping[str, str] | None = No
         values["spool_dir"] = os.fspath(values["spool_dir"])
     if isinstance(values.get("tags"), Mapping):
         values["tags"] = dict(values["tags"])
+    if values.get("integrity") is None and (values.get("integrity_key") or values.get("integrity_key_file")):
+        values["integrity"] = True  # giving a key means wanting the trail
     values.setdefault("log_group_name", "")
     return ExporterConfig(**values, sources=sources)

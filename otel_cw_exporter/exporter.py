@@ -382,6 +382,8 @@ class CloudWatchLogRecordExporter(LogRecordExporter):
         within = timeout_millis / 1000
         ends = time.monotonic() + within
         if self._writer is not None:
+            if self._spool is not None:
+                self._spool.defer_bound()  # an eviction after the closing events could not be announced
             self._close_writer(within)
         if self._replay is not None:
             self._replay.stop(0.0)

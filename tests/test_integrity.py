@@ -228,8 +228,13 @@ def test_integrity_off_adds_nothing_and_bad_keys_fail_at_construction(
     assert plain.writer_id is None
     with pytest.raises(ConfigError, match="fewer than 16"):
         exporter(cloudwatch_logs, integrity_key="short")
-    with pytest.raises(ConfigError, match="integrity is off"):
-        CloudWatchLogRecordExporter(log_group_name=GROUP, integrity_key=KEY)
+    with pytest.raises(ConfigError, match="turns integrity off"):
+        CloudWatchLogRecordExporter(log_group_name=GROUP, integrity=False, integrity_key=KEY)
+    assert CloudWatchLogRecordExporter(
+        log_group_name=GROUP, client=cloudwatch_logs.client(), integrity_key=KEY
+    ).writer_id
+    with pytest.raises(ConfigError, match="is not a regular file"):  # never read whole, never blocks
+        CloudWatchLogRecordExporter(log_group_name=GROUP, integrity_key_file="/dev/zero")
     with pytest.raises(ConfigError, match="cannot read it"):
         CloudWatchLogRecordExporter(log_group_name=GROUP, integrity=True, integrity_key_file=str(tmp_path / "none"))
     key_file = tmp_path / "key"
@@ -261,6 +266,14 @@ def test_verify_usage(cloudwatch_logs: LocalCloudWatchLogs, tmp_path: Path) -> N
         tmp_path,
     )
     assert empty.returncode == 1 and "nothing to verify" in empty.stdout
+    empty_json = run_cli(
+        ["verify", "--group", GROUP, "--key-file", str(tmp_path / "key"), "--since", "1s", "--until", "1s", "--json"],
+        environ,
+        tmp_path,
+    )
+    assert empty_json.returncode == 1 and json.loads(empty_json.stdout)["ok"] is False
+    endless = run_cli(["verify", "--group", GROUP, "--key-file", "/dev/zero"], environ, tmp_path)
+    assert endless.returncode == 2 and "is not a regular file" in endless.stderr
 
 
 def normalized(text: str) -> list[str]:
@@ -334,7 +347,7 @@ def test_verify_reads_the_key_where_the_exporter_does(cloudwatch_logs: LocalClou
     cw = exporter(cloudwatch_logs)
     cw.export(records(2))
     cw.shutdown()
-    environ = local_environ(tmp_path, cloudwatch_logs, OTEL_EXPORTER_CLOUDWATCH_LOGS_INTEGRITY="true")
+    environ = local_environ(tmp_path, cloudwatch_logs)  # a key alone, as on an auditor's machine
     done = run_cli(
         ["verify", "--group", GROUP], {**environ, "OTEL_EXPORTER_CLOUDWATCH_LOGS_INTEGRITY_KEY": KEY}, tmp_path
     )
@@ -374,3 +387,64 @@ def test_spooled_events_keep_their_numbers_and_evicted_ones_are_announced(
     assert sum(entry["to"] - entry["from"] + 1 for entry in said) == evicted
     assert said[0]["from"] == 1  # the oldest went first
     assert writer.events == 100 - evicted + 1 + 1 and writer.closed and not writer.duplicates
+
+
+def test_a_trail_copied_elsewhere_or_moved_in_time_does_not_verify(cloudwatch_logs: LocalCloudWatchLogs) -> None:
+    cw = exporter(cloudwatch_logs)
+    cw.export(records(3))
+    cw.shutdown()
+    stored = cloudwatch_logs.raw_events(GROUP, STREAM)
+    client = cloudwatch_logs.client()
+    client.create_log_group(logGroupName="copy")
+    client.create_log_stream(logGroupName="copy", logStreamName=STREAM)
+    events = [{"timestamp": e["timestamp"], "message": e["message"]} for e in stored]
+    client.put_log_events(logGroupName="copy", logStreamName=STREAM, logEvents=events)
+    copied = verify([(STREAM, e["message"], e["timestamp"]) for e in stored], KEY.encode(), group="copy")
+    assert copied.writers[0].broken == [1, 2, 3, 4] and not copied.ok()  # the chain covers group and stream
+    moved = [(STREAM, e["message"], e["timestamp"]) for e in stored] + [
+        (STREAM, stored[1]["message"], stored[1]["timestamp"] - 2 * 86_400_000)  # re-put two days earlier
+    ]
+    report = verify(moved, KEY.encode(), group=GROUP)
+    assert report.writers[0].conflicts == [2] and report.writers[0].duplicates == 0 and not report.ok()
+
+
+def test_a_writers_spool_adopted_by_the_next_run_is_bounded_and_announced_there(
+    cloudwatch_logs: LocalCloudWatchLogs, tmp_path: Path
+) -> None:
+    down = {"on": True}
+    cloudwatch_logs.inject(
+        lambda call: (
+            Fault(code="ServiceUnavailableException", status=503)
+            if call.operation == "PutLogEvents" and down["on"]
+            else None
+        )
+    )
+    spool = str(tmp_path / "spool")
+    first = exporter(cloudwatch_logs, timeout=0.5, spool_dir=spool, spool_max_bytes=1_048_576)
+    for _ in range(4):
+        first.export(records(25))
+    first.shutdown()  # its closing event kept too: nothing evicted after it was sealed
+    assert first.stats.events_evicted == 0
+    # The next run starts while the outage goes on, with a smaller bound: it adopts the first run's file
+    # and, keeping its own events, evicts the oldest (the first writer's), which it announces.
+    second = exporter(cloudwatch_logs, timeout=0.5, spool_dir=spool, spool_max_bytes=8192)
+    second.export(records(5))
+    deadline = time.monotonic() + 20
+    while not second.stats.events_evicted and time.monotonic() < deadline:  # its replay thread adopts
+        time.sleep(0.05)
+    assert second.stats.events_evicted > 0
+    down["on"] = False
+    second.export(records(1))
+    deadline = time.monotonic() + 20
+    while second.stats.spool_bytes and time.monotonic() < deadline:
+        time.sleep(0.05)
+    second.export(records(1))  # carries the announcement of the first writer's evicted events
+    second.shutdown()
+    report = stored_report(cloudwatch_logs)
+    assert report.ok(), report.as_json()
+    by_writer = {w.writer: w for w in report.writers}
+    old = by_writer[first.writer_id]
+    said = [entry for entry in old.known_drops if entry.get("by") == second.writer_id]
+    assert sum(entry["to"] - entry["from"] + 1 for entry in said) == second.stats.events_evicted > 0
+    assert old.closed and not old.missing
+    assert not by_writer[second.writer_id].known_drops  # not its own drops

@@ -20,7 +20,7 @@ from otel_cw_exporter.cli.errors import CliError
 from otel_cw_exporter.cli.options import since_ms
 from otel_cw_exporter.cli.render import stamp
 from otel_cw_exporter.cli.tail import require_stream
-from otel_cw_exporter.config import env_name
+from otel_cw_exporter.config import ConfigError, env_name, read_key_file
 from otel_cw_exporter.limits import MAX_EVENT_AHEAD_MS
 from otel_cw_exporter.trail.chain import KEYED, UNKEYED
 from otel_cw_exporter.trail.verifier import KeyNeeded, Report, WriterReport, verify
@@ -41,17 +41,9 @@ def read_key(args: argparse.Namespace) -> bytes | None:
         return text.encode("utf-8")
     if args.key_file:
         try:
-            with open(args.key_file, "rb") as file:
-                key = file.read().rstrip(b"\r\n")
-        except OSError as error:
-            raise CliError(
-                f"cannot read --key-file {args.key_file}: {error.strerror or error}",
-                "give a readable file holding the key",
-                EXIT_USAGE,
-            ) from None
-        if not key:
-            raise CliError(f"--key-file {args.key_file} is empty", "give the file holding the key", EXIT_USAGE)
-        return key
+            return read_key_file(args.key_file, "--key-file")
+        except ConfigError as error:
+            raise CliError(error.problem, error.fix, EXIT_USAGE) from None
     return None
 
 

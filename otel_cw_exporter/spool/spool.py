@@ -61,6 +61,7 @@ class Spool:
         self._adopted: dict[Path, tuple[Store, Lock]] = {}
         self._last_look = -float("inf")
         self._closed = False
+        self._deferred = False  # at shutdown: no eviction after the trail's closing events (see defer_bound)
         self._sending: dict[Path, set[int]] = {}  # ids the replay is sending now: never evicted meanwhile
 
     def after_fork(self) -> None:
@@ -82,7 +83,10 @@ class Spool:
             return True
         with self._lock:
             try:
+                if self._own is not None and not self._own.path.exists():
+                    self._own_deleted()
                 if self._own is None:
+                    self.directory.mkdir(parents=True, exist_ok=True)
                     path, lock = new_file(self.directory)
                     self._own, self._own_lock = Store(path, create=True), lock
                 self._own.add(group, stream, events, _now_ms())
@@ -90,10 +94,33 @@ class Spool:
                 self._own_failed(error)
                 return False
             self._telemetry.add("events_spooled", len(events))
-            self._bound()
+            if not self._deferred:
+                self._bound()
             if self._closed:  # after shutdown: let the file go at once, for the next start to replay
                 self.close()
         return True
+
+    def defer_bound(self) -> None:
+        """From now on keep without evicting: at shutdown, once the integrity trail's closing events are
+        sealed, an eviction could no longer be announced. The next start (which adopts the file) bounds it."""
+        self._deferred = True
+
+    def _own_deleted(self) -> None:
+        """Our file was deleted under us (a person, a cleanup job): what it held is gone; say so, start anew."""
+        own, lock = self._own, self._own_lock
+        assert own is not None
+        self._own = self._own_lock = None
+        lost = own.events
+        own.close()
+        if lock is not None:
+            lock.release()
+        self._telemetry.drop("spool_evicted", lost, f" (the spool file {own.path} was deleted while in use)")
+        self._telemetry.warn(
+            f"spool-deleted:{own.path}",
+            "the spool file %s was deleted while in use: %d event(s) it held are lost; a new file is made",
+            own.path,
+            lost,
+        )
 
     def _own_failed(self, error: Exception) -> None:
         own, lock = self._own, self._own_lock
@@ -121,13 +148,15 @@ class Spool:
             excess = sum(store.bytes for store in stores) - self._max_bytes
             if excess <= 0:
                 return
-            store = min((s for s in stores if s.events), key=lambda s: s.oldest_ms or 0, default=None)
-            if store is None:
-                return
-            rows = store.oldest(10_000, excess, self._busy(store))
-            if not rows:
-                return
-            self._evict(store, rows, "spool_full")
+            # Oldest first; events a replay is sending right now are not evicted meanwhile, so when the
+            # oldest file's are all in flight the next file's oldest go (the bound holds either way).
+            for store in sorted((s for s in stores if s.events), key=lambda s: s.oldest_ms or 0):
+                rows = store.oldest(10_000, excess, self._busy(store))
+                if rows:
+                    self._evict(store, rows, "spool_full")
+                    break
+            else:
+                return  # all that is left is in flight: the bound is met once the replay settles
 
     def _evict(self, store: Store, rows: Sequence[Row], reason: str) -> None:
         """Events the spool kept and gives up on: to the dead-letter file, counted, told to ``on_evicted``."""
@@ -213,6 +242,8 @@ class Spool:
                     continue
                 self._adopted[path] = (store, lock)
                 adopted += 1
+            if adopted and not self._deferred:
+                self._bound()  # what it adopts counts toward its bound too
             return adopted
 
     def _set_aside(self, path: Path, lock: Lock, error: Exception) -> None:

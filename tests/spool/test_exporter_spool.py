@@ -246,3 +246,26 @@ def test_unreadable_spool_files_are_set_aside_with_a_warning(
     said = "\n".join(caplog.messages)
     assert "schema version 99" in said and "a newer otel-cw-exporter wrote it" in said, said
     assert said.count("set aside as") == 3, said
+
+
+def test_a_spool_file_deleted_while_in_use_is_said_counted_and_made_anew(
+    cloudwatch_logs: LocalCloudWatchLogs, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    rule, down = while_down(OUTAGE)
+    cloudwatch_logs.inject(rule)
+    spool = tmp_path / "spool"
+    exporter = exporter_for(cloudwatch_logs, spool)
+    exporter.export(records(10))
+    assert exporter.stats.events_spooled == 10
+    for path in spool.iterdir():  # a cleanup job empties the directory, and removes it
+        path.unlink()
+    spool.rmdir()
+    with caplog.at_level(logging.WARNING, "otel_cw_exporter"):
+        exporter.export(records(5, 10))
+    assert "was deleted while in use: 10 event(s) it held are lost" in "\n".join(caplog.messages)
+    assert exporter.stats.dropped == {"spool_evicted": 10} and len(spool_files(spool)) == 1
+    down[0] = False
+    exporter.export(records(1, 15))
+    wait_for(lambda: exporter.stats.spool_bytes == 0)
+    exporter.shutdown()
+    assert stored(cloudwatch_logs) == list(range(10, 16))  # what the new file kept was replayed

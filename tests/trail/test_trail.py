@@ -171,3 +171,39 @@ def test_a_renewed_writer_starts_its_own_sequence() -> None:
 def test_ranges() -> None:
     assert ranges([7, 1, 2, 3, 3, 9, 8]) == [(1, 3), (7, 9)]
     assert ranges([]) == []
+
+
+def test_another_writers_lost_events_are_announced_under_its_id() -> None:
+    encoder = EventEncoder()
+    old, new = Writer(KEY), Writer(KEY)
+    theirs = old.stamp(STREAMS[0], [encoder.encode(make_record(f"old {n}")) for n in range(5)], RESOURCE)
+    new.lost(STREAMS[0], theirs[1:3], "spool_evicted")  # the old writer's spool, adopted and evicted
+    mine = new.stamp(STREAMS[0], [encoder.encode(make_record(f"new {n}")) for n in range(3)], RESOURCE)
+    stored = [("a", e.message) for e in [theirs[0], *theirs[3:], *mine]]
+    report = verify(stored, KEY, group="g")
+    by_writer = {w.writer: w for w in report.writers}
+    assert report.ok() and not by_writer[old.id].missing
+    assert by_writer[old.id].known_drops == [{"reason": "spool_evicted", "from": 2, "to": 3, "by": new.id}]
+    assert not by_writer[new.id].known_drops
+    # The new writer's own events are still all accounted for: deleting one is found.
+    report = verify([item for item in stored if item[1] != mine[1].message], KEY, group="g")
+    assert {w.writer: w.missing for w in report.writers}[new.id] == [(2, 2)]
+
+
+def test_a_closing_event_says_every_drop_left_to_say() -> None:
+    writer = Writer(KEY)
+    encoder = EventEncoder()
+    events = writer.stamp(STREAMS[0], [encoder.encode(make_record(f"e {n}")) for n in range(30)], RESOURCE)
+    for n in range(0, 20, 2):  # ten separate losses: more than one event announces
+        writer.lost(STREAMS[0], [events[n]], "retry_budget")
+    close = closing(writer, STREAMS[0])
+    stored = [("a", e.message) for n, e in enumerate(events) if n % 2 or n >= 20] + [("a", close.message)]
+    report = verify(stored, KEY, group="g")
+    assert report.ok() and len(report.writers[0].known_drops) == 10
+
+
+def test_strict_wants_a_key() -> None:
+    writer = Writer(None)
+    events = writer.stamp(STREAMS[0], [EventEncoder().encode(make_record("a"))], RESOURCE)
+    report = verify([("a", events[0].message), ("a", closing(writer, STREAMS[0]).message)], None, group="g")
+    assert report.ok() and not report.ok(strict=True) and report.writers[0].alg == "sha256"
