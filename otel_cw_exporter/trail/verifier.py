@@ -6,8 +6,9 @@ verify: its announcements, its ``close`` and its sequence number count for nothi
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from otel_cw_exporter.trail.chain import KEYED, Mac, Sealed, read
@@ -112,8 +113,11 @@ def verify(events: Iterable[Stored], key: bytes | None, *, group: str, windowed:
     Raises :class:`KeyNeeded` when events were sealed with a key and ``key`` is None.
     """
     report = Report()
-    # (stream, writer) -> seq -> (message, timestamp) -> [its fields, copies stored]
-    buckets: dict[tuple[str, str], dict[int, dict[tuple[str, int | None], list[Any]]]] = {}
+    signer = Mac(key)
+    signers: dict[str, Mac] = {}
+    # (stream, writer) -> seq -> (digest of the message, timestamp) -> [its fields, copies, verifies]:
+    # each text is checked as it is read and only its fields kept (not the text): a long trail fits.
+    buckets: dict[tuple[str, str], dict[int, dict[tuple[bytes, int | None], list[Any]]]] = {}
     for stored in events:
         stream, message = stored[0], stored[1]
         timestamp = stored[2] if len(stored) > 2 else None
@@ -125,13 +129,17 @@ def verify(events: Iterable[Stored], key: bytes | None, *, group: str, windowed:
         if key is None and sealed.alg == KEYED:
             raise KeyNeeded(f"events in {stream!r} were sealed with a key")
         texts = buckets.setdefault((stream, sealed.writer), {}).setdefault(sealed.seq, {})
-        slot = texts.get((message, timestamp))
-        if slot is None:
-            texts[(message, timestamp)] = [sealed, 1]
-        else:
+        slot = texts.get(identity := (hashlib.sha256(message.encode("utf-8", "surrogatepass")).digest(), timestamp))
+        if slot is not None:
             slot[1] += 1
-    signer = Mac(key)
-    checked = {where: _verified(by_seq, signer.bound(group, where[0])) for where, by_seq in buckets.items()}
+            continue
+        bound = signers.get(stream)
+        if bound is None:
+            bound = signers[stream] = signer.bound(group, stream)
+        # moved in time (CloudWatch's timestamp is not the sealed one): does not verify
+        verifies = sealed.verifies(bound) and (timestamp is None or timestamp == sealed.time_ms)
+        texts[identity] = [replace(sealed, body=""), 1, verifies]
+    checked = {where: _verified(by_seq) for where, by_seq in buckets.items()}
     # What a writer announced of another's events (a spool adopted from a process that ended).
     foreign: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for (stream, announcer), (good, _) in checked.items():
@@ -152,30 +160,24 @@ def verify(events: Iterable[Stored], key: bytes | None, *, group: str, windowed:
 
 
 def _writing_order(
-    where: tuple[str, str], by_seq: dict[int, dict[tuple[str, int | None], list[Any]]]
+    where: tuple[str, str], by_seq: dict[int, dict[tuple[bytes, int | None], list[Any]]]
 ) -> tuple[str, str, str]:
     """Per stream, writers by the time of their first event read, then by id."""
     stream, writer = where
     if not by_seq:
         return stream, "", writer
     first = min(by_seq)
-    return stream, min(sealed.time for sealed, _ in by_seq[first].values()), writer
+    return stream, min(sealed.time for sealed, *_ in by_seq[first].values()), writer
 
 
-def _verified(
-    by_seq: dict[int, dict[tuple[str, int | None], list[Any]]], signer: Mac
-) -> tuple[dict[int, Sealed], list[int]]:
+def _verified(by_seq: dict[int, dict[tuple[bytes, int | None], list[Any]]]) -> tuple[dict[int, Sealed], list[int]]:
     """The events whose text verifies (one per number), and the numbers no stored text verifies for."""
     good: dict[int, Sealed] = {}
     broken: list[int] = []
     for seq in sorted(by_seq):
-        verified = [
-            sealed
-            for (_, timestamp), (sealed, _) in by_seq[seq].items()
-            if sealed.verifies(signer) and (timestamp is None or timestamp == sealed.time_ms)  # moved: broken
-        ]
-        if len({sealed.body for sealed in verified}) == 1:
-            good[seq] = verified[0]
+        verified = {digest: sealed for (digest, _), (sealed, _, verifies) in by_seq[seq].items() if verifies}
+        if len(verified) == 1:
+            good[seq] = next(iter(verified.values()))
         elif not verified:
             broken.append(seq)
         # two different texts that both verify: only the key's holder wrote both; a conflict
@@ -184,7 +186,7 @@ def _verified(
 
 def _report(  # noqa: PLR0917 - one call site, each argument a different piece of the check
     where: tuple[str, str],
-    by_seq: dict[int, dict[tuple[str, int | None], list[Any]]],
+    by_seq: dict[int, dict[tuple[bytes, int | None], list[Any]]],
     good: dict[int, Sealed],
     broken: list[int],
     foreign: list[dict[str, Any]],
@@ -194,7 +196,7 @@ def _report(  # noqa: PLR0917 - one call site, each argument a different piece o
     result = WriterReport(stream=stream, writer=writer, broken=broken)
     for seq in sorted(by_seq):
         texts = by_seq[seq]
-        result.duplicates += sum(copies - 1 for _, copies in texts.values())
+        result.duplicates += sum(copies - 1 for _, copies, _ in texts.values())
         if len(texts) > 1:
             result.conflicts.append(seq)
     present = set(by_seq)
