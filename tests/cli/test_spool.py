@@ -87,3 +87,19 @@ def test_usage_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: p
     with pytest.raises(SystemExit) as exit_:
         here(capsys, ["spool", "purge", "--dir", str(tmp_path), "--older-than", "soon"])
     assert exit_.value.code == 2
+
+
+def test_an_unreadable_file_is_said_and_does_not_stop_a_purge(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    (spool / "spool-1-garbage.sqlite3").write_bytes(b"not a database at all" * 100)
+    good = ended_spool(spool)
+    in_process(monkeypatch, {})
+    code, out, _ = here(capsys, ["spool", "status", "--dir", str(spool)])
+    [line] = [line for line in out.splitlines() if "spool-1-garbage" in line]
+    assert code == 0 and "unreadable" in line and "replayed at the next start" not in line, out
+    code, out, _ = here(capsys, ["spool", "purge", "--dir", str(spool), "--older-than", "7d"])
+    assert code == 1 and out.startswith("Purged 1 event(s)") and "Not purged, unreadable: spool-1-garbage" in out, out
+    assert good in spool_files(spool)  # the readable file was purged all the same, and kept its other events
