@@ -421,8 +421,10 @@ def read_key_file(path: str, label: str = "integrity_key_file") -> bytes:
             if info.st_size > MAX_KEY_FILE_BYTES:
                 raise ConfigError(f"{label}={path!r} holds {info.st_size:,} bytes: not a key", fix)
             key = file.read(MAX_KEY_FILE_BYTES + 1).rstrip(b"\r\n")
-    except OSError as error:
-        raise ConfigError(f"{label}={path!r}: cannot read it ({error.strerror or error})", fix) from None
+    except (OSError, ValueError) as error:  # ValueError: a NUL in the path
+        raise ConfigError(
+            f"{label}={path!r}: cannot read it ({getattr(error, 'strerror', None) or error})", fix
+        ) from None
     if not key:
         raise ConfigError(f"{label}={path!r} is empty", fix)
     return key
