@@ -144,20 +144,6 @@ def _check_simulation(printed: str, processes: int) -> dict[str, str]:
     return figures
 
 
-def test_two_processes_over_their_quota_lose_nothing() -> None:
-    """2 processes sending 10 requests/s unthrottled against a quota of 5: throttled, nothing lost."""
-    command = [sys.executable, "-m", "benchmarks.fleet", "--simulate", "2", "--seconds", "3", "--quota", "5"]
-    done = _run(command)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    figures = _check_simulation(done.stdout, 2)
-    assert _number(figures["events stored (read back)"]) == _number(figures["events logged"]) == 2 * 200 * 3
-    assert _number(figures["duplicates"]) == 0
-    assert _number(figures["dropped (exporters' stats)"]) == 0
-    assert _number(figures["dropped by the SDK's queue (full)"]) == 0
-    assert _number(figures["throttles answered (endpoint)"]) > 0  # the quota was enforced, and absorbed
-    assert figures["result"].startswith("no loss")
-
-
 @pytest.mark.slow
 @pytest.mark.timeout(240)
 def test_the_readme_simulations_run_as_written() -> None:
@@ -169,9 +155,11 @@ def test_the_readme_simulations_run_as_written() -> None:
         done = _run(_argv(command))
         processes = int(command.split("--simulate")[1].split()[0])
         figures = _check_simulation(done.stdout, processes)
-        if done.returncode == 0:
+        if done.returncode == 0:  # over the quota, throttled, and nothing lost
             assert figures["result"].startswith("no loss")
             assert _number(figures["events stored (read back)"]) == _number(figures["events logged"])
+            assert _number(figures["dropped (exporters' stats)"].split()[0]) == 0
+            assert _number(figures["throttles answered (endpoint)"]) > 0  # the quota was enforced, and absorbed
         else:
             assert done.returncode == 1, done.stderr[-3000:]
             assert figures["result"].startswith("LOSS")
