@@ -11,6 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from otel_cw_exporter.encode.event import Event, EventEncoder
+from otel_cw_exporter.encode.fast import FastEncoder
+from otel_cw_exporter.encode.jsonsafe import string_content
+from otel_cw_exporter.send.wire import put_log_events_body
 from otel_cw_exporter.trail.chain import RESERVE, seal
 from otel_cw_exporter.trail.verifier import KeyNeeded, verify
 from otel_cw_exporter.trail.writer import Writer, ranges
@@ -165,3 +168,20 @@ def test_a_renewed_writer_starts_its_own_sequence() -> None:
 def test_ranges() -> None:
     assert ranges([7, 1, 2, 3, 3, 9, 8]) == [(1, 3), (7, 9)]
     assert ranges([]) == []
+
+
+def test_sealed_events_keep_an_escaped_form_that_writes_the_same_body() -> None:
+    # Sealing appends the integrity object to a message already escaped for the request body: the
+    # sealed event's escaped form is built from it, and the body is the one escaping everything again gives.
+    writer = Writer(KEY)
+    encoder = FastEncoder(max_event_bytes=LIMIT - RESERVE)
+    records = [make_record(f'm{i} é "q" \\ \x01', {"extra": {"user": f'u"{i}\\'}}) for i in range(40)]
+    encoded = [event for made, chunk in encoder.chunks(records) for event in made or map(encoder.encode, chunk)]
+    writer.lost_unnumbered(("g", "a"), 2, "encoding_error")  # the first sealed event announces something
+    sealed = writer.stamp(("g", "a"), encoded, RESOURCE)
+    assert len(sealed) == len(encoded)
+    for event in sealed:
+        assert event.escaped
+        assert event.escaped == string_content(event.message)
+    bare = [Event(*event[:4]) for event in sealed]
+    assert put_log_events_body("g", "a", sealed, None) == put_log_events_body("g", "a", bare, None)
