@@ -163,6 +163,10 @@ def sanitize(value: Any, _depth: int = 0, _path: frozenset[int] = frozenset()) -
 
 
 _JSON_SCALARS = (str, bool, type(None))
+#: Exact types :func:`clean` returns as they are, whatever they hold (bytes stay bytes): a caller with
+#: many values may skip the call for these.
+CLEAN_SCALARS = frozenset({str, bool, type(None), bytes})
+_STR = {str}
 
 
 def _is_clean(value: Any, depth: int) -> bool:
@@ -190,6 +194,11 @@ def clean(value: Any) -> Any:
     The SDK's own attribute cleaning turns a datetime, Enum, set or dataclass into its ``str()`` and
     raises on cycles, deep nesting or a failing ``__str__``: values go through this before the SDK.
     """
+    kind = type(value)
+    if kind in CLEAN_SCALARS:  # the usual values first, without a call
+        return value
+    if kind is dict and set(map(type, value.values())) <= CLEAN_SCALARS and set(map(type, value)) == _STR:
+        return value  # ``extra={"extra": {...}}`` of text: one pass over its values and one over its keys
     try:
         if _is_clean(value, 0):
             return value
