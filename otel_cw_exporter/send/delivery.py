@@ -247,7 +247,7 @@ class Delivery:
                     ends = min(deadline + GRACE, self._cutoff)
                     if now >= ends:
                         break
-                    if started < wanted and batch.waiting():  # requests still wait: one more sender soon
+                    if started < wanted and now < deadline and batch.waiting():  # one more sender soon
                         if now >= next_start:
                             started = started + 1 if self._start_sender(batch, deadline) else wanted
                             next_start = now + STAGGER
