@@ -19,17 +19,21 @@ from opentelemetry._logs import Logger, LogRecord
 from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.util.types import Attributes
 
-from otel_cw_exporter.encode.jsonsafe import clean, safe_str
+from otel_cw_exporter.encode.jsonsafe import CLEAN_SCALARS, clean, safe_str
 from otel_cw_exporter.telemetry import lost_before_export
+
+_STR = {str}
 
 
 def clean_attributes(attributes: Mapping[Any, Any] | None) -> dict[str, Any] | None:
     """Attributes with every value :func:`clean` and every key text (the very same dict when it already was)."""
     if not attributes:
         return None if attributes is None else {}
-    if type(attributes) is dict and all(type(key) is str for key in attributes):
+    if type(attributes) is dict and set(map(type, attributes)) == _STR:
         cleaned: dict[str, Any] | None = None
         for key, value in attributes.items():
+            if type(value) in CLEAN_SCALARS:
+                continue
             made = clean(value)
             if made is not value:
                 if cleaned is None:

@@ -6,7 +6,8 @@ a request still waiting for an answer a moment later (``GRACE``) is abandoned, i
 not delivered (and counted as delivered after all if the answer comes later). Once an export has spent its timeout
 failing, later requests get one attempt each, none while an earlier attempt has not come back, and,
 when attempts time out rather than fail, one per ``timeout``: an endpoint that accepts connections and
-never answers costs one ``timeout`` at exit, not one per batch.
+never answers costs one ``timeout`` at exit, not one per batch. Senders start one at a time, ``STAGGER``
+apart, while requests still wait for one: up to ``max_concurrency`` for a slow endpoint, one for a quick one.
 """
 
 from __future__ import annotations
@@ -35,6 +36,10 @@ _logger = logging.getLogger("otel_cw_exporter")
 GRACE = 1.0
 #: A failed attempt that took this long waited for an answer that did not come (not a quick refusal).
 SLOW_FAILURE = 0.5
+#: Seconds between starting one more sender while an export's requests still wait for one: a quick
+#: endpoint is served by one thread (threads that only take turns on the interpreter cost CPU, about 10%
+#: of an export to a local endpoint with four), a slow one by up to ``max_concurrency`` within moments.
+STAGGER = 0.05
 
 
 def _create_verdict(error: BaseException) -> Verdict:
@@ -113,6 +118,10 @@ class _Batch:
         self._changed = changed
         self.finished = 0
         self.closed = False
+
+    def waiting(self) -> bool:
+        """Whether some job waits for a sender (called under the condition's lock)."""
+        return bool(self._pending) and not self.closed
 
     def take(self) -> _Job | None:
         with self._changed:
@@ -237,27 +246,36 @@ class Delivery:
             if background:
                 with self._lock:
                     self._background += 1
-                senders = 1
+                wanted = 1
             else:
-                senders = min(len(jobs), max(1, self._max_concurrency - self._background))
+                wanted = min(len(jobs), max(1, self._max_concurrency - self._background))
             try:
-                self._start_senders(batch, deadline, senders)
-                return self._wait_for(batch, jobs, deadline)
+                self._start_senders(batch, deadline, 1)
+                return self._wait_for(batch, jobs, deadline, wanted)
             finally:
                 if background:
                     with self._lock:
                         self._background -= 1
 
-    def _wait_for(self, batch: _Batch, jobs: list[_Job], deadline: float) -> bool:
-        """Wait for the batch until the deadline (and GRACE); then what is left is the export's to count."""
+    def _wait_for(self, batch: _Batch, jobs: list[_Job], deadline: float, wanted: int) -> bool:
+        """Wait for the batch until the deadline (and GRACE), starting more senders (up to ``wanted``,
+        ``STAGGER`` apart) while jobs still wait for one; then what is left is the export's to count."""
+        started, next_start = 1, time.monotonic() + STAGGER
         with self._changed:
             while batch.finished < len(jobs):
                 # No attempt starts after the deadline; one already waiting for its answer gets a
                 # little longer (GRACE), then is abandoned.
-                remaining = min(deadline + GRACE, self._cutoff) - time.monotonic()
-                if remaining <= 0:
+                now = time.monotonic()
+                ends = min(deadline + GRACE, self._cutoff)
+                if now >= ends:
                     break
-                self._changed.wait(remaining)
+                if started < wanted and now < deadline and batch.waiting():  # one more sender soon
+                    if now >= next_start:
+                        started = started + 1 if self._start_sender(batch, deadline) else wanted
+                        next_start = now + STAGGER
+                        continue
+                    ends = min(ends, next_start)
+                self._changed.wait(ends - now)
             batch.closed = True
         ok = True
         reason = "retry_budget"  # retryable trouble (or none yet) until the time ran out
@@ -314,6 +332,15 @@ class Delivery:
             except RuntimeError:  # no thread to be had (interpreter exit, a thread limit): send from here
                 self._send(batch, deadline)
                 return
+
+    def _start_sender(self, batch: _Batch, deadline: float) -> bool:
+        """One more sender for ``batch``; False when no thread is to be had (those running go on)."""
+        thread = threading.Thread(target=self._send, args=(batch, deadline), name="otel-cw-sender", daemon=True)
+        try:
+            thread.start()
+        except RuntimeError:
+            return False
+        return True
 
     def _send(self, batch: _Batch, deadline: float) -> None:
         with exporting():

@@ -6,9 +6,11 @@ exactly one request; requests are in time order, within 10,000 events, 1,048,576
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from operator import attrgetter
+from itertools import accumulate
+from operator import attrgetter, gt
 
 from otel_cw_exporter.encode.event import Event
 from otel_cw_exporter.limits import (
@@ -21,6 +23,7 @@ from otel_cw_exporter.limits import (
 )
 
 _by_time = attrgetter("timestamp")
+_size_of = attrgetter("size")
 
 
 @dataclass
@@ -46,10 +49,48 @@ def plan_requests(
     max_events: int = MAX_REQUEST_EVENTS,
     max_bytes: int = MAX_REQUEST_BYTES,
 ) -> Plan:
-    """Sort, drop what CloudWatch would reject, and cut into requests that respect every limit."""
+    """Sort, drop what CloudWatch would reject, and cut into requests that respect every limit.
+
+    C-level passes over the events (a batch is thousands of them): their times and sizes, one sort, and
+    each request's end found by bisection in the running sums; a Python loop only for the rare event
+    CloudWatch would reject.
+    """
     oldest = now_ms - MAX_EVENT_AGE_MS
     newest = now_ms + MAX_EVENT_AHEAD_MS
     plan = Plan()
+    keep = events if isinstance(events, list) else list(events)
+    if not keep:
+        return plan
+    stamps = list(map(_by_time, keep))
+    sizes = list(map(_size_of, keep))
+    if min(stamps) < oldest or max(stamps) > newest or max(sizes) > min(MAX_EVENT_BYTES, max_bytes):
+        keep = _leave_out(keep, plan, oldest, newest, max_bytes)
+        stamps = list(map(_by_time, keep))
+        sizes = list(map(_size_of, keep))
+    if any(map(gt, stamps[:-1], stamps[1:])):  # not in time order yet (a stable sort, as before)
+        order = sorted(range(len(keep)), key=stamps.__getitem__)
+        keep = list(map(keep.__getitem__, order))
+        stamps = list(map(stamps.__getitem__, order))
+        sizes = list(map(sizes.__getitem__, order))
+
+    # totals[j] - totals[i]: the bytes of events i..j-1 (sizes are positive: each counts its overhead)
+    totals = [0, *accumulate(sizes)]
+    count = len(keep)
+    start = 0
+    while start < count:
+        end = min(
+            count,
+            start + max_events,
+            bisect_right(totals, totals[start] + max_bytes, start + 1) - 1,
+            bisect_left(stamps, stamps[start] + MAX_REQUEST_SPAN_MS, start + 1),
+        )
+        plan.requests.append(keep[start:end])
+        start = end
+    return plan
+
+
+def _leave_out(events: list[Event], plan: Plan, oldest: int, newest: int, max_bytes: int) -> list[Event]:
+    """The events CloudWatch would accept; the others counted and kept in ``plan`` by reason."""
     keep: list[Event] = []
     for event in events:
         if event.timestamp < oldest:
@@ -63,24 +104,4 @@ def plan_requests(
             plan.left.setdefault("too_large", []).append(event)
         else:
             keep.append(event)
-    keep.sort(key=_by_time)
-
-    current: list[Event] = []
-    size = 0
-    first = 0
-    for event in keep:
-        if current and (
-            len(current) >= max_events
-            or size + event.size > max_bytes
-            or event.timestamp - first >= MAX_REQUEST_SPAN_MS
-        ):
-            plan.requests.append(current)
-            current = []
-        if not current:
-            size = 0
-            first = event.timestamp
-        current.append(event)
-        size += event.size
-    if current:
-        plan.requests.append(current)
-    return plan
+    return keep

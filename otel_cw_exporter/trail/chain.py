@@ -23,6 +23,7 @@ import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from itertools import zip_longest
 from typing import Any
 
 #: The key of the integrity object in the message.
@@ -140,17 +141,34 @@ def seal(
 def seal_run(messages: Sequence[str], *, key: Mac, writer: str, first_seq: int, prev: str) -> tuple[list[str], str]:
     """Seal consecutive messages that announce nothing (the common case, kept short): the sealed texts
     and the last chain. The same text as :func:`seal` gives for each."""
+    sealed, _, prev = seal_run_escaped(messages, (), key=key, writer=writer, first_seq=first_seq, prev=prev)
+    return sealed, prev
+
+
+def seal_run_escaped(
+    messages: Sequence[str], escaped: Sequence[str], *, key: Mac, writer: str, first_seq: int, prev: str
+) -> tuple[list[str], list[str], str]:
+    """:func:`seal_run`, and each sealed text as the inside of a JSON string (what a request body holds),
+    built from the message's own (``escaped``, "" where there is none, then "" comes back) and the
+    appended ASCII, whose quotes are escaped once here: no second pass over the whole message."""
     head = f'{_OPENING}{VERSION},"alg":"{KEYED if key.keyed else UNKEYED}","writer":"{writer}","seq":'
+    escaped_head, escaped_mark = head.replace('"', '\\"'), _CHAIN_MARK.replace('"', '\\"')
     sign = key.hex
     sealed: list[str] = []
-    append = sealed.append
+    sealed_escaped: list[str] = []
+    append, append_escaped = sealed.append, sealed_escaped.append
     seq = first_seq
-    for message in messages:
+    for message, inside in zip_longest(messages, escaped[: len(messages)], fillvalue=""):
         body = f'{message[:-1]}{head}{seq},"prev":"{prev}",{_CHAIN_MARK}'
-        prev = sign(body)
-        append(f'{body}{prev}"}}}}')
+        chain = sign(body)
+        append(f'{body}{chain}"}}}}')
+        if inside:
+            append_escaped(f'{inside[:-1]}{escaped_head}{seq},\\"prev\\":\\"{prev}\\",{escaped_mark}{chain}\\"}}}}')
+        else:
+            append_escaped("")
+        prev = chain
         seq += 1
-    return sealed, prev
+    return sealed, sealed_escaped, prev
 
 
 @dataclass(frozen=True)

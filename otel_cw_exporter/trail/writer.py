@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from otel_cw_exporter.encode.event import Event
+from otel_cw_exporter.encode.jsonsafe import escape_json_text
 from otel_cw_exporter.limits import EVENT_OVERHEAD
 from otel_cw_exporter.trail.chain import (
     MAX_ANNOUNCED,
@@ -28,7 +29,7 @@ from otel_cw_exporter.trail.chain import (
     opening,
     read,
     seal,
-    seal_run,
+    seal_run_escaped,
     sequence_of,
     writer_of,
 )
@@ -60,9 +61,18 @@ class _Stream:
 
 
 def _resized(event: Event, message: str) -> Event:
-    """``event`` with its sealed text: what sealing appends is ASCII, so the size grows by its length."""
+    """``event`` with its sealed text: what sealing appends is ASCII, so the size grows by its length.
+
+    The request body's escaped form too, when the event had one: the old one less its closing brace, then
+    the appended part's (compact JSON, so only quotes and backslashes need escaping), instead of escaping
+    the whole message again when the body is written.
+    """
+    escaped = event.escaped
+    if escaped:
+        escaped = escaped[:-1] + escape_json_text(message[len(event.message) - 1 :])
     if event.size:
-        return Event(event.timestamp, message, event.size + len(message) - len(event.message), event.truncated)
+        size = event.size + len(message) - len(event.message)
+        return Event(event.timestamp, message, size, event.truncated, escaped)
     return Event(event.timestamp, message, len(message.encode("utf-8", "surrogatepass")) + EVENT_OVERHEAD, False)
 
 
@@ -106,8 +116,9 @@ class Writer:
                 sealed.append(self._seal(state, rest[0], resource))  # this one announces something
                 rest = rest[1:]
             if rest:
-                texts, state.chain = seal_run(
+                texts, escaped, state.chain = seal_run_escaped(
                     [event.message for event in rest],
+                    [event.escaped for event in rest],
                     key=state.mac,
                     writer=self.id,
                     first_seq=state.seq + 1,
@@ -116,10 +127,10 @@ class Writer:
                 state.seq += len(rest)
                 make = Event
                 sealed += [
-                    make(event.timestamp, text, event.size + len(text) - len(event.message), event.truncated)
+                    make(event.timestamp, text, event.size + len(text) - len(event.message), event.truncated, inside)
                     if event.size
                     else _resized(event, text)
-                    for event, text in zip(rest, texts, strict=True)
+                    for event, text, inside in zip(rest, texts, escaped, strict=True)
                 ]
             return sealed
 

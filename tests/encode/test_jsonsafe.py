@@ -212,3 +212,16 @@ def test_how_the_tiers_spell_floats() -> None:
         slow = dumps([1e-7, 1e-05, 1e16, 0.1])
     assert (fast, slow) == ("[1e-7,0.00001,1e+16,0.1]", "[1e-07,1e-05,1e+16,0.1]")
     assert json.loads(fast) == json.loads(slow)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.dictionaries(st.text(max_size=8), st.text(max_size=300) | st.integers()), min_size=1, max_size=12))
+def test_escaping_compact_json_is_the_string_literal_in_both_tiers(values: list[dict[str, Any]]) -> None:
+    # Long text goes through orjson, short text through replace: each is the literal's inside exactly.
+    for enabled in (True, False):
+        with orjson_tier(enabled):
+            text = jsonsafe.fragment(values)
+            if text is None:
+                continue
+            for piece in (text, text * 8):
+                assert jsonsafe.escape_json_text(piece) == json.dumps(piece, ensure_ascii=False)[1:-1]

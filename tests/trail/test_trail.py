@@ -11,6 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from otel_cw_exporter.encode.event import Event, EventEncoder
+from otel_cw_exporter.encode.fast import FastEncoder
+from otel_cw_exporter.encode.jsonsafe import string_content
+from otel_cw_exporter.send.wire import put_log_events_body
 from otel_cw_exporter.trail.chain import RESERVE, Mac, seal
 from otel_cw_exporter.trail.verifier import KeyNeeded, verify
 from otel_cw_exporter.trail.writer import Writer, ranges
@@ -207,3 +210,20 @@ def test_strict_wants_a_key() -> None:
     events = writer.stamp(STREAMS[0], [EventEncoder().encode(make_record("a"))], RESOURCE)
     report = verify([("a", events[0].message), ("a", closing(writer, STREAMS[0]).message)], None, group="g")
     assert report.ok() and not report.ok(strict=True) and report.writers[0].alg == "sha256"
+
+
+def test_sealed_events_keep_an_escaped_form_that_writes_the_same_body() -> None:
+    # Sealing appends the integrity object to a message already escaped for the request body: the
+    # sealed event's escaped form is built from it, and the body is the one escaping everything again gives.
+    writer = Writer(KEY)
+    encoder = FastEncoder(max_event_bytes=LIMIT - RESERVE)
+    records = [make_record(f'm{i} é "q" \\ \x01', {"extra": {"user": f'u"{i}\\'}}) for i in range(40)]
+    encoded = [event for made, chunk in encoder.chunks(records) for event in made or map(encoder.encode, chunk)]
+    writer.lost_unnumbered(("g", "a"), 2, "encoding_error")  # the first sealed event announces something
+    sealed = writer.stamp(("g", "a"), encoded, RESOURCE)
+    assert len(sealed) == len(encoded)
+    for event in sealed:
+        assert event.escaped
+        assert event.escaped == string_content(event.message)
+    bare = [Event(*event[:4]) for event in sealed]
+    assert put_log_events_body("g", "a", sealed, None) == put_log_events_body("g", "a", bare, None)
