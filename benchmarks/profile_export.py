@@ -8,6 +8,11 @@ request runs there), then prints the top functions and a breakdown by stage: enc
 botocore (validation, serialization, signing, parsing) and HTTP. The ``.prof`` file opens in
 snakeviz or ``python -m pstats``. For a sampling profile of the same code (no per-call overhead, idle
 time left out), ``--py-spy 10`` runs py-spy for 10 s on a ``--spin`` run and prints the same stages.
+
+``--stdlib`` instead splits ``logger.info`` -> the SDK's queue into its parts, in one process (best of 3
+rounds of ``--batch-size`` records, process CPU): stdlib ``logging`` alone (a handler that does nothing),
+plus our ``OTelHandler`` (the SDK's ``Logger.emit`` replaced by a no-op), and the whole of it into the SDK
+with a do-nothing exporter behind its ``BatchLogRecordProcessor``.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.contenders import boto3_logs_client, stdlib_bridge
-from benchmarks.workload import GROUP, STREAM, build_records
+from benchmarks.workload import GROUP, LOGGER_NAME, MESSAGE, RESOURCE, STREAM, build_records, extra_for, spans
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -128,6 +133,56 @@ def run_pyspy(seconds: float, batch_size: int) -> int:
     return 0
 
 
+def stdlib_parts(count: int) -> dict[str, float]:
+    """µs per record of stdlib logging alone, with our handler (SDK emit a no-op), and into the SDK."""
+    import logging
+
+    from opentelemetry.sdk._logs import LoggerProvider
+    from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
+
+    from benchmarks.contenders import NoopExporter
+    from otel_cw_exporter.stdlib import OTelHandler
+
+    class Nothing(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            """Takes the record and does nothing: what stdlib logging costs by itself."""
+
+    class NoEmit:
+        def emit(self, *args: Any, **kwargs: Any) -> None:
+            """Stands for the SDK's Logger: what our handler costs by itself."""
+
+    logger = logging.getLogger(LOGGER_NAME + ".profile")
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+
+    def best(handler: logging.Handler) -> float:
+        logger.handlers = [handler]
+        rounds = []
+        with spans(count * 4) as rotate:
+            for round_ in range(4):  # the first is a warm-up
+                c0 = time.process_time()
+                for i in range(round_ * count, (round_ + 1) * count):
+                    rotate(i)
+                    logger.info(MESSAGE, extra={"extra": extra_for(i)})
+                rounds.append((time.process_time() - c0) * 1e6 / count)
+        return min(rounds[1:])
+
+    provider = LoggerProvider(resource=RESOURCE)
+    queue = 5 * count + 100  # nothing dropped; the processor exports (to nothing) each 10,000
+    provider.add_log_record_processor(
+        BatchLogRecordProcessor(NoopExporter(None), max_export_batch_size=10_000, max_queue_size=queue)
+    )
+    ours = OTelHandler(logger_provider=provider)
+    figures = {"stdlib logging alone": best(Nothing())}
+    alone = OTelHandler(logger_provider=provider)
+    alone._loggers[logger.name] = NoEmit()  # type: ignore[assignment]
+    figures["stdlib logging + OTelHandler (SDK emit a no-op)"] = best(alone)
+    figures["stdlib logging + OTelHandler + SDK (do-nothing exporter)"] = best(ours)
+    provider.shutdown()
+    logger.handlers = []
+    return figures
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--batches", type=int, default=5)
@@ -136,7 +191,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None, help="write the raw profile here")
     parser.add_argument("--spin", type=float, default=0.0, help="instead: export without cProfile for N seconds")
     parser.add_argument("--py-spy", type=float, default=0.0, metavar="SECONDS", help="instead: sample with py-spy")
+    parser.add_argument("--stdlib", action="store_true", help="instead: logger.info's parts, µs per record")
     args = parser.parse_args(argv)
+    if args.stdlib:
+        figures = stdlib_parts(min(args.batch_size, 20_000))
+        for name, value in figures.items():
+            print(f"  {name:<58} {value:7.2f} us/record")
+        names = list(figures)
+        ours = figures[names[1]] - figures[names[0]]
+        sdk = figures[names[2]] - figures[names[1]]
+        print(f"  {'our OTelHandler alone':<58} {ours:7.2f} us/record")
+        print(f"  {'the SDK (Logger.emit, attribute copy, queue)':<58} {sdk:7.2f} us/record")
+        return 0
     if args.py_spy:
         return run_pyspy(args.py_spy, args.batch_size)
 
