@@ -159,7 +159,8 @@ def test_the_readme_simulations_run_as_written() -> None:
             assert figures["result"].startswith("no loss")
             assert _number(figures["events stored (read back)"]) == _number(figures["events logged"])
             assert _number(figures["dropped (exporters' stats)"].split()[0]) == 0
-            assert _number(figures["throttles answered (endpoint)"]) > 0  # the quota was enforced, and absorbed
+            if "--rate" not in command:  # the first: twice the quota unthrottled, so throttled and absorbed
+                assert _number(figures["throttles answered (endpoint)"]) > 0
         else:
             assert done.returncode == 1, done.stderr[-3000:]
             assert figures["result"].startswith("LOSS")
