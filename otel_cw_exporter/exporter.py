@@ -228,6 +228,7 @@ class CloudWatchLogRecordExporter(LogRecordExporter):
             self._writer.lost((group, stream), events, reason)
 
     def _before_fork(self) -> None:
+        self._delivery.before_fork()
         # multiprocessing's children leave through os._exit, skipping atexit (and so the provider's
         # shutdown). Its own after-fork hook runs in the child after it clears finalizers: from
         # there, flush the global provider when the child's work is done.

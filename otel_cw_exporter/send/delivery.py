@@ -34,6 +34,8 @@ _logger = logging.getLogger("otel_cw_exporter")
 #: Seconds an export waits past its deadline for an answer already on its way, before abandoning it:
 #: so an export, a flush and an exit take at most ``timeout`` + GRACE, whatever the endpoint does.
 GRACE = 1.0
+#: Seconds a fork waits at most for a client being built in another thread (see Delivery.before_fork).
+FORK_WAIT = 5.0
 #: A failed attempt that took this long waited for an answer that did not come (not a quick refusal).
 SLOW_FAILURE = 0.5
 #: Seconds between starting one more sender while an export's requests still wait for one: a quick
@@ -164,7 +166,13 @@ class Delivery:
         self._client_pid = 0
         self._reset_state()
 
+    def _reset_clients(self) -> None:
+        self._client_lock = threading.Lock()
+        self._built = threading.Condition()
+        self._building = False
+
     def _reset_state(self) -> None:
+        self._reset_clients()
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
         self._changed = threading.Condition()
@@ -185,13 +193,32 @@ class Delivery:
         client = self._client
         if client is not None and self._client_pid == pid:
             return client
-        with self._lock:
+        # Built under its own lock, not the delivery's: an export waiting for its deadline never waits
+        # for a build (slow on a busy machine: botocore makes SSL contexts).
+        with self._client_lock:
             if self._client is None or self._client_pid != pid:
-                client = self._client_factory()
-                register_hooks(client)
+                self._building = True
+                try:
+                    client = self._client_factory()
+                    register_hooks(client)
+                finally:
+                    with self._built:
+                        self._building = False
+                        self._built.notify_all()
                 self._client = client
                 self._client_pid = pid
             return self._client
+
+    def before_fork(self, within: float = FORK_WAIT) -> None:
+        """Before a fork: let a client being built finish (bounded). A fork in the middle of it can leave
+        OpenSSL's locks held in the child, where the next client then never gets built."""
+        deadline = time.monotonic() + within
+        with self._built:
+            while self._building:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return
+                self._built.wait(remaining)
 
     def after_fork(self) -> None:
         """In a forked child: new locks, no in-flight work, and a new client on first use."""
