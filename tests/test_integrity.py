@@ -49,6 +49,13 @@ if mode == "kill":
 """
 
 
+def failing_puts(endpoint: LocalCloudWatchLogs, fault: Fault) -> dict[str, bool]:
+    """PutLogEvents answered with ``fault`` (or slowed by it) while the returned flag's ``"on"`` is True."""
+    flag = {"on": True}
+    endpoint.inject(lambda call: fault if call.operation == "PutLogEvents" and flag["on"] else None)
+    return flag
+
+
 def writer_environ(tmp_path: Path, endpoint: LocalCloudWatchLogs, key: str = KEY) -> dict[str, str]:
     return local_environ(
         tmp_path,
@@ -201,14 +208,7 @@ def test_a_run_with_throttling_and_lost_answers_verifies_with_its_duplicates(
 
 
 def test_events_the_delivery_gave_up_on_are_announced(cloudwatch_logs: LocalCloudWatchLogs) -> None:
-    refused = {"on": True}
-    cloudwatch_logs.inject(
-        lambda call: (
-            Fault(code="AccessDeniedException", status=400)
-            if call.operation == "PutLogEvents" and refused["on"]
-            else None
-        )
-    )
+    refused = failing_puts(cloudwatch_logs, Fault(code="AccessDeniedException", status=400))
     cw = exporter(cloudwatch_logs, timeout=2)
     cw.export(records(10))  # refused (an IAM change not made yet): dropped, counted, and said
     refused["on"] = False
@@ -320,10 +320,7 @@ def test_records_the_sdk_queue_dropped_are_announced(cloudwatch_logs: LocalCloud
     from opentelemetry.sdk._logs import LoggerProvider
     from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
 
-    slow = {"on": True}
-    cloudwatch_logs.inject(
-        lambda call: Fault(status=None, delay=1.0) if call.operation == "PutLogEvents" and slow["on"] else None
-    )
+    slow = failing_puts(cloudwatch_logs, Fault(status=None, delay=1.0))  # answers, a second late
     cw = exporter(cloudwatch_logs)
     provider = LoggerProvider()
     provider.add_log_record_processor(
@@ -361,14 +358,7 @@ def test_verify_reads_the_key_where_the_exporter_does(cloudwatch_logs: LocalClou
 def test_spooled_events_keep_their_numbers_and_evicted_ones_are_announced(
     cloudwatch_logs: LocalCloudWatchLogs, tmp_path: Path
 ) -> None:
-    down = {"on": True}
-    cloudwatch_logs.inject(
-        lambda call: (
-            Fault(code="ServiceUnavailableException", status=503)
-            if call.operation == "PutLogEvents" and down["on"]
-            else None
-        )
-    )
+    down = failing_puts(cloudwatch_logs, Fault(code="ServiceUnavailableException", status=503))
     cw = exporter(cloudwatch_logs, timeout=0.5, spool_dir=str(tmp_path / "spool"), spool_max_bytes=8192)
     for _ in range(4):
         cw.export(records(25))  # an outage: kept on disk, the oldest evicted past 8 KiB
@@ -411,14 +401,7 @@ def test_a_trail_copied_elsewhere_or_moved_in_time_does_not_verify(cloudwatch_lo
 def test_a_writers_spool_adopted_by_the_next_run_is_bounded_and_announced_there(
     cloudwatch_logs: LocalCloudWatchLogs, tmp_path: Path
 ) -> None:
-    down = {"on": True}
-    cloudwatch_logs.inject(
-        lambda call: (
-            Fault(code="ServiceUnavailableException", status=503)
-            if call.operation == "PutLogEvents" and down["on"]
-            else None
-        )
-    )
+    down = failing_puts(cloudwatch_logs, Fault(code="ServiceUnavailableException", status=503))
     spool = str(tmp_path / "spool")
     first = exporter(cloudwatch_logs, timeout=0.5, spool_dir=spool, spool_max_bytes=1_048_576)
     for _ in range(4):

@@ -138,17 +138,11 @@ def seal(
     return f'{body}{chain}"}}}}', chain
 
 
-def seal_run(messages: Sequence[str], *, key: Mac, writer: str, first_seq: int, prev: str) -> tuple[list[str], str]:
-    """Seal consecutive messages that announce nothing (the common case, kept short): the sealed texts
-    and the last chain. The same text as :func:`seal` gives for each."""
-    sealed, _, prev = seal_run_escaped(messages, (), key=key, writer=writer, first_seq=first_seq, prev=prev)
-    return sealed, prev
-
-
 def seal_run_escaped(
     messages: Sequence[str], escaped: Sequence[str], *, key: Mac, writer: str, first_seq: int, prev: str
 ) -> tuple[list[str], list[str], str]:
-    """:func:`seal_run`, and each sealed text as the inside of a JSON string (what a request body holds),
+    """Seal consecutive messages that announce nothing (the common case, kept short): the sealed texts
+    (the same :func:`seal` gives for each), each also as the inside of a JSON string (what a request body holds),
     built from the message's own (``escaped``, "" where there is none, then "" comes back) and the
     appended ASCII, whose quotes are escaped once here: no second pass over the whole message."""
     head = f'{_OPENING}{VERSION},"alg":"{KEYED if key.keyed else UNKEYED}","writer":"{writer}","seq":'
