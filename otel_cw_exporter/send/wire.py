@@ -2,10 +2,12 @@
 
 Every event's message is already valid JSON text within every limit (``planning`` made sure), so
 botocore's walk over 10,000 event dicts and its second ``json.dumps`` only cost time (about 6 us per
-event). :func:`put_log_events_body` writes the same JSON document directly: the encoder already wrote
-each message in its escaped form (``Event.escaped``), so the body only joins them; an event without it
-(built by hand, rewritten after encoding, read back from disk) is escaped here. ``delivery`` hands the
-body to botocore, which still signs and sends it. Pure: no I/O.
+event). :func:`put_log_events_body` writes the same JSON document directly. With orjson, one call
+writes it, escaping every message in the same pass (0.4 us per event, less than building each escaped
+form beforehand and joining them). With the stdlib, whose escaping is slower, the encoder wrote each
+message's escaped form (``Event.escaped``) from parts escaped once, and the body only joins them; an
+event without it (built by hand, rewritten after encoding, read back from disk) is escaped here.
+``delivery`` hands the body to botocore, which still signs and sends it. Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from operator import attrgetter
 from typing import Any
 
 from otel_cw_exporter.encode.event import Event
-from otel_cw_exporter.encode.jsonsafe import plain_bytes, string_content
+from otel_cw_exporter.encode.jsonsafe import orjson_active, plain_bytes, string_content
 
 #: What botocore is given to validate and serialize in place of the real events (one valid event).
 PLACEHOLDER_EVENTS = ({"timestamp": 0, "message": "-"},)
@@ -24,6 +26,7 @@ PLACEHOLDER_EVENTS = ({"timestamp": 0, "message": "-"},)
 
 _timestamps = attrgetter("timestamp")
 _escapes = attrgetter("escaped")
+_messages = attrgetter("message")
 #: What stands before and after each event's message in the body.
 _OPEN, _CLOSE = b'{"timestamp":%d,"message":"', b'"},'
 
@@ -44,12 +47,15 @@ def _escaped(events: Sequence[Event]) -> list[str] | None:
 def put_log_events_body(group: str, stream: str, events: Sequence[Event], entity: dict[str, Any] | None) -> bytes:
     """The JSON body of a PutLogEvents call, as botocore would write it (UTF-8, compact)."""
     stamps = list(map(_timestamps, events))
-    escaped = _escaped(events) if set(map(type, stamps)) <= {int} else None
-    if escaped is None:  # never expected from the encoder: the one-document way, surrogates and all
+    escaped = None if orjson_active() or not set(map(type, stamps)) <= {int} else _escaped(events)
+    if escaped is None:  # the one-document way (orjson's, or for surrogates and odd timestamps)
         payload: dict[str, Any] = {
             "logGroupName": group,
             "logStreamName": stream,
-            "logEvents": [{"timestamp": event.timestamp, "message": event.message} for event in events],
+            "logEvents": [
+                {"timestamp": stamp, "message": message}
+                for stamp, message in zip(stamps, map(_messages, events), strict=True)
+            ],
         }
         if entity:
             payload["entity"] = entity

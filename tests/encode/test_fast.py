@@ -125,6 +125,19 @@ def test_the_fast_path_writes_the_reference_bytes(batch: list[Any], redaction: s
             same(fast.encode(record), reference.encode(record))
 
 
+class FullPath:
+    """Counts the records ``fast`` hands to its reference encoder (the full path)."""
+
+    def __init__(self, fast: FastEncoder) -> None:
+        self.records: list[Any] = []
+        self._encode = fast.reference.encode
+        fast.reference.encode = self  # type: ignore[method-assign]
+
+    def __call__(self, record: Any) -> Event:
+        self.records.append(record)
+        return self._encode(record)
+
+
 def security_event(i: int, **extra: Any) -> Any:
     nested = {
         "environment": "production",
@@ -149,12 +162,14 @@ def test_the_security_event_takes_the_fast_path(tier: bool) -> None:
     with orjson_tier(tier):
         fast = FastEncoder(redactor=Redactor())
         reference = EventEncoder(redactor=Redactor())
+        full_path = FullPath(fast)
         for i in range(50):
             record = security_event(i)
             event = fast.encode(record)
-            assert event.escaped, "the usual record went the full path"
             same(event, reference.encode(record))
+            assert bool(event.escaped) is not tier  # with orjson, the request body escapes it
             assert event.size == len(event.message.encode()) + EVENT_OVERHEAD
+        assert not full_path.records, "the usual record went the full path"
 
 
 @pytest.mark.parametrize(
@@ -186,22 +201,38 @@ def test_an_event_rebuilt_from_its_message_is_complete() -> None:
     assert changed.escaped == ""  # a rewritten message is escaped again by the request body
 
 
-CHANGES = st.sampled_from(["none", "line-true", "line-float", "value-trap", "value-token", "span", "body", "level"])
-
-
-@settings(max_examples=150, deadline=None)
-@given(
-    count=st.integers(min_value=8, max_value=40),
-    change=CHANGES,
-    where=st.integers(min_value=0, max_value=39),
-    trap=SCALARS,
-    redaction=st.sampled_from(sorted(REDACTORS)),
-    tier=st.booleans(),
+CHANGES = st.sampled_from(
+    [
+        "none",
+        "line-true",
+        "line-float",
+        "value-trap",
+        "value-token",
+        "span",
+        "body",
+        "level",
+        # equal, and another object: the run's identity checks must fall back to equality and types
+        "equal-body",
+        "equal-trace",
+        "str-level",
+        # another set of ``extra`` keys in one record: its own JSON, or the full path when it must
+        "extra-keys",
+        "extra-secret-key",
+        "extra-no-environment",
+        "extra-reordered",
+        # the run's time spans two seconds, or goes back
+        "next-second",
+        "earlier",
+    ]
 )
-def test_records_encoded_together_get_the_reference_bytes(
-    *, count: int, change: str, where: int, trap: Any, redaction: str, tier: bool
-) -> None:
-    # A run of records from one call site, one of them different in a way equality alone would miss.
+
+
+class _Level(str):
+    """A level equal to "INFO" that is not a str."""
+
+
+def odd_run(count: int, change: str, where: int = 0, trap: Any = None) -> list[Any]:
+    """A run of records from one call site, one of them different in a way equality alone would miss."""
     batch = [security_event(i) for i in range(count)]
     odd = batch[where % count].log_record
     attributes = odd.attributes
@@ -221,6 +252,41 @@ def test_records_encoded_together_get_the_reference_bytes(
         odd.body = "Added secret "
     elif change == "level":
         odd.severity_text = "WARN"
+    elif change == "equal-body":
+        odd.body = "".join(["Added ", "secret"])
+    elif change == "equal-trace":
+        odd.trace_id = int(str(TRACE))
+    elif change == "str-level":
+        odd.severity_text = _Level("INFO")
+    elif change == "extra-keys":
+        attributes["extra"] = {key: value for key, value in attributes["extra"].items() if key != "group_name"}
+        attributes["extra"]["note"] = "a note"
+    elif change == "extra-secret-key":
+        attributes["extra"] = {**attributes["extra"], "password": "hunter2"}
+    elif change == "extra-no-environment":
+        attributes["extra"] = {key: value for key, value in attributes["extra"].items() if key != "environment"}
+    elif change == "extra-reordered":
+        attributes["extra"] = dict(reversed(attributes["extra"].items()))
+    elif change == "next-second":
+        odd.timestamp = (odd.timestamp or 0) + 1_000_000_000
+    elif change == "earlier":
+        odd.timestamp = (odd.timestamp or 0) - 3_600_000_000_000
+    return batch
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    count=st.integers(min_value=8, max_value=40),
+    change=CHANGES,
+    where=st.integers(min_value=0, max_value=39),
+    trap=SCALARS,
+    redaction=st.sampled_from(sorted(REDACTORS)),
+    tier=st.booleans(),
+)
+def test_records_encoded_together_get_the_reference_bytes(
+    *, count: int, change: str, where: int, trap: Any, redaction: str, tier: bool
+) -> None:
+    batch = odd_run(count, change, where, trap)
     redactor = REDACTORS[redaction]()
     with orjson_tier(tier):
         fast = FastEncoder(redactor=redactor)
@@ -243,3 +309,17 @@ def test_a_uniform_run_is_encoded_together() -> None:
         if made is None:
             list(map(fast.encode, chunk))
     assert runs == [False, True]  # nothing known at first: record by record, filling the caches
+
+
+@pytest.mark.parametrize(
+    "change", ["equal-body", "equal-trace", "extra-keys", "extra-reordered", "next-second", "earlier", "span"]
+)
+def test_a_run_with_equal_or_own_parts_is_still_encoded_together(change: str) -> None:
+    # What each record may have of its own (its extra keys, its span, its time) keeps the run whole.
+    batch = odd_run(256, change, where=100)
+    fast, reference = FastEncoder(redactor=Redactor()), EventEncoder(redactor=Redactor())
+    list(map(fast.encode, batch))  # the caches, as a first run fills them
+    ((made, chunk),) = list(fast.chunks(batch))
+    assert made is not None
+    for event, record in zip(made, chunk, strict=True):
+        same(event, reference.encode(record))
