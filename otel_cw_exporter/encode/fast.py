@@ -460,10 +460,9 @@ class FastEncoder:
             dicts = attributes
         else:
             return None
-        key_tuples = set(map(tuple, dicts))
-        if len(key_tuples) != 1:
+        keys = tuple(dicts[0])
+        if list(map(tuple, dicts)).count(keys) != n:  # equal tuples of keys: no hashing of each
             return None
-        (keys,) = key_tuples
         if skip_key is not None and skip_key in keys:
             return None
         shape = self._shapes.get(keys)
@@ -514,13 +513,11 @@ class FastEncoder:
         code = _Part("", "")
         if shape.code is not None:
             codes = list(map(shape.code, dicts))
-            distinct = set(codes)
-            values = next(iter(distinct))
-            if len(shape.code_names) == 1:
-                types, values = set(map(type, codes)), (values,)
-            else:
-                types = set(map(type, chain.from_iterable(codes)))
-            if len(distinct) != 1 or not types <= {str, int}:  # no bool, no float: equal means the same JSON
+            values = codes[0]
+            if codes.count(values) != n:
+                return None
+            # Equal is the same JSON only without bool or float (a getter gives a tuple, for one key too).
+            if not set(map(type, chain.from_iterable(codes))) <= {str, int}:
                 return None
             cached = shape.codes.get(values)
             if cached is None or cached[0] != tuple(map(type, values)) or cached[1] is None:
