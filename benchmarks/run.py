@@ -372,6 +372,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     results: dict[str, Any] = {}
     sink = Sink()
     try:
+        # Repeats interleave the contenders (ours, a peer, ours, a peer, ...): a slow spell of a shared
+        # machine then falls on both sides of a ratio, not on one contender's three runs.
+        plan: list[tuple[str, list[str]]] = []
         for name in contenders:
             missing = missing_dependency(name)
             if missing:
@@ -381,24 +384,25 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             wanted = [s for s in scenarios if s in APPLIES[name]]
             results[name] = {}
             # Quick mode: one process per contender. Full mode: one per scenario (no peak-RSS carry-over).
-            groups = [wanted] if args.quick else [[s] for s in wanted]
-            for group in groups:
-                runs: list[dict[str, Any]] = []
-                for _ in range(1 if args.quick else max(1, args.repeat)):
-                    t0 = time.perf_counter()
-                    found, stderr = run_worker(name, group, sink, args)
-                    runs.append(found)
-                    failed = [s for s in group if "error" in found.get(s, {"error": "missing"})]
-                    print(
-                        f"[bench] {name} {','.join(group)}: {time.perf_counter() - t0:.1f} s"
-                        + (f" FAILED {failed}\n{stderr}" if failed else ""),
-                        file=sys.stderr,
-                        flush=True,
-                    )
-                for scenario in group:
-                    results[name][scenario] = median_run(
-                        [run.get(scenario, {"error": "missing"}) for run in runs], scenario
-                    )
+            plan.extend((name, group) for group in ([wanted] if args.quick else [[s] for s in wanted]))
+        runs: dict[tuple[str, tuple[str, ...]], list[dict[str, Any]]] = {(n, tuple(g)): [] for n, g in plan}
+        for _ in range(1 if args.quick else max(1, args.repeat)):
+            for name, group in plan:
+                t0 = time.perf_counter()
+                found, stderr = run_worker(name, group, sink, args)
+                runs[(name, tuple(group))].append(found)
+                failed = [s for s in group if "error" in found.get(s, {"error": "missing"})]
+                print(
+                    f"[bench] {name} {','.join(group)}: {time.perf_counter() - t0:.1f} s"
+                    + (f" FAILED {failed}\n{stderr}" if failed else ""),
+                    file=sys.stderr,
+                    flush=True,
+                )
+        for (name, group_key), found_runs in runs.items():
+            for scenario in group_key:
+                results[name][scenario] = median_run(
+                    [run.get(scenario, {"error": "missing"}) for run in found_runs], scenario
+                )
     finally:
         sink.stop()
 
