@@ -44,22 +44,38 @@ def _escaped(events: Sequence[Event]) -> list[str] | None:
     return texts
 
 
+#: Event dicts made at a time for the one-document way (fewer than the collector's 700).
+_DICTS = 512
+
+
+def _event_dicts(stamps: list[int], messages: list[str]) -> list[dict[str, Any]]:
+    return [{"timestamp": stamp, "message": message} for stamp, message in zip(stamps, messages, strict=True)]
+
+
 def put_log_events_body(group: str, stream: str, events: Sequence[Event], entity: dict[str, Any] | None) -> bytes:
     """The JSON body of a PutLogEvents call, as botocore would write it (UTF-8, compact)."""
     stamps = list(map(_timestamps, events))
     escaped = None if orjson_active() or not set(map(type, stamps)) <= {int} else _escaped(events)
     if escaped is None:  # the one-document way (orjson's, or for surrogates and odd timestamps)
-        payload: dict[str, Any] = {
-            "logGroupName": group,
-            "logStreamName": stream,
-            "logEvents": [
-                {"timestamp": stamp, "message": message}
-                for stamp, message in zip(stamps, map(_messages, events), strict=True)
-            ],
-        }
-        if entity:
-            payload["entity"] = entity
-        return plain_bytes(payload)
+        messages = list(map(_messages, events))
+        if len(events) <= _DICTS:
+            payload: dict[str, Any] = {
+                "logGroupName": group,
+                "logStreamName": stream,
+                "logEvents": _event_dicts(stamps, messages),
+            }
+            if entity:
+                payload["entity"] = entity
+            return plain_bytes(payload)
+        # A few hundred event dicts at a time, each part written before the next is made: the collector,
+        # which runs after 700 new container objects, then never scans them (nor the batch's events).
+        head = plain_bytes({"logGroupName": group, "logStreamName": stream})[:-1] + b',"logEvents":['
+        parts: list[Any] = [head]
+        for start in range(0, len(events), _DICTS):
+            part = plain_bytes(_event_dicts(stamps[start : start + _DICTS], messages[start : start + _DICTS]))
+            parts.extend((memoryview(part)[1:-1], b","))
+        parts[-1] = b"]" + (b',"entity":' + plain_bytes(entity) + b"}" if entity else b"}")
+        return b"".join(parts)
     head = plain_bytes({"logGroupName": group, "logStreamName": stream})[:-1]
     tail = b',"entity":' + plain_bytes(entity) + b"}" if entity else b"}"
     n = len(events)

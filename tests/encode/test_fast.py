@@ -327,10 +327,8 @@ def test_a_run_with_equal_or_own_parts_is_still_encoded_together(change: str) ->
 
 @pytest.mark.parametrize("code", [{}, {"code.function.name": "add_secret"}, {"code.line.number": 40}])
 def test_a_run_with_fewer_code_fields_is_encoded_together(code: dict[str, Any]) -> None:
-    batch = [
-        make_record("Added secret", {"extra": {"environment": "production", "n": str(i)}, **code}, timestamp_ms=1795511702123 + i)
-        for i in range(256)
-    ]
+    attributes = [{"extra": {"environment": "production", "n": str(i)}, **code} for i in range(256)]
+    batch = [make_record("Added secret", a, timestamp_ms=1795511702123 + i) for i, a in enumerate(attributes)]
     fast, reference = FastEncoder(redactor=Redactor()), EventEncoder(redactor=Redactor())
     list(map(fast.encode, batch))
     ((made, chunk),) = list(fast.chunks(batch))

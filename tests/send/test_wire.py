@@ -67,3 +67,24 @@ def test_a_message_that_cannot_be_utf8_takes_the_one_document_way() -> None:
         ensure_ascii=False,
         separators=(",", ":"),
     ).encode("utf-8", "surrogatepass")
+
+
+@pytest.mark.parametrize("enabled", [True, False], ids=["orjson", "stdlib"])
+@pytest.mark.parametrize("count", [511, 512, 513, 1849])
+@pytest.mark.parametrize("odd", ["none", "surrogate", "entity"])
+def test_a_full_request_body_written_in_parts_is_one_document(enabled: bool, count: int, odd: str) -> None:
+    # A request of many events is written a few hundred events at a time: the same bytes as one document.
+    events = [Event(1795511702123 + i, f'{{"n":{i},"m":"é \\"q\\" \\\\"}}', 0, False) for i in range(count)]
+    if odd == "surrogate":
+        events[count // 2] = Event(5, "a\ud800", 0, False)
+    entity = {"keyAttributes": {"Type": "Service", "Name": "svc"}} if odd == "entity" else None
+    document: dict[str, object] = {
+        "logGroupName": "g/é",
+        "logStreamName": "s",
+        "logEvents": [{"timestamp": e.timestamp, "message": e.message} for e in events],
+    }
+    if entity:
+        document["entity"] = entity
+    expected = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogatepass")
+    with orjson_tier(enabled):
+        assert put_log_events_body("g/é", "s", events, entity) == expected
