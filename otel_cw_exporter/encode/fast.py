@@ -4,7 +4,15 @@ third of the cost, for the records that make up a workload; every other record g
 An event is mostly made of parts that repeat from record to record: the resource, the level, the logger,
 the message of a call site, its ``code.*`` fields, the span. Each is written once as JSON (and once
 more as the request body's escaped form) and kept; a record then costs one JSON call for its ``extra``,
-a scan of its ``extra`` strings for tokens, and the joining. The rules that make the output identical:
+a scan of its ``extra`` strings for tokens, and the joining. With orjson the escaped forms of whole
+events are not built (``Event.escaped`` stays empty): one orjson call escapes the request body faster.
+
+Runs of records from one call site (:meth:`FastEncoder.chunks`) are checked and encoded together, in
+C-level passes; what the usual run shares is checked by identity first (one logger, one span, one
+second: the very same objects), by equality and exact type only when that fails. Each record keeps its
+own ``extra`` keys, in its own order.
+
+The rules that make the output identical:
 
 - a part is kept only as JSON that :func:`~otel_cw_exporter.encode.jsonsafe.fragment` accepts, so the
   whole event is what the one-call encoder writes (the same tier: no ``null`` anywhere, no surrogates);
