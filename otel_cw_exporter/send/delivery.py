@@ -8,6 +8,11 @@ failing, later requests get one attempt each, none while an earlier attempt has 
 when attempts time out rather than fail, one per ``timeout``: an endpoint that accepts connections and
 never answers costs one ``timeout`` at exit, not one per batch. Senders start one at a time, ``STAGGER``
 apart, while requests still wait for one: up to ``max_concurrency`` for a slow endpoint, one for a quick one.
+
+Sender threads stay, idle between exports, until shutdown: a thread that ends runs OpenSSL's cleanup
+for it, which holds a lock of OpenSSL's for a moment; a fork in that moment (a gunicorn or
+multiprocessing worker started just after an export) left the lock held in the child, whose first client
+then waited for it forever, every event of the child lost.
 """
 
 from __future__ import annotations
@@ -182,6 +187,10 @@ class Delivery:
         self._in_flight = 0  # export calls in progress (what flush and shutdown wait for)
         self._background = 0  # background sends (the spool's replay) in progress: one sender each
         self._calls = 0  # AWS calls waiting for an answer, abandoned ones included
+        self._work = threading.Condition()  # the sender threads' own: batches handed to them, idle ones waiting
+        self._assigned: list[tuple[_Batch, float]] = []  # (batch, deadline) for the next idle sender
+        self._idle_senders = 0
+        self._senders_closed = False  # at shutdown: idle senders end, new ones end after their batch
         self._last_call = -math.inf  # when the latest PutLogEvents started
         self._slow_failure = False  # the latest failure took a long wait (no answer), not a quick refusal
 
@@ -231,6 +240,9 @@ class Delivery:
         self._stop.set()
         with self._changed:
             self._changed.notify_all()
+        with self._work:  # idle senders end now; one still sending ends after its batch
+            self._senders_closed = True
+            self._work.notify_all()
 
     def wait_idle(self, timeout: float) -> bool:
         """Wait until no export is in progress (True) or ``timeout`` seconds pass (False)."""
@@ -353,21 +365,44 @@ class Delivery:
 
     def _start_senders(self, batch: _Batch, deadline: float, count: int) -> None:
         for _ in range(count):
-            thread = threading.Thread(target=self._send, args=(batch, deadline), name="otel-cw-sender", daemon=True)
-            try:
-                thread.start()
-            except RuntimeError:  # no thread to be had (interpreter exit, a thread limit): send from here
-                self._send(batch, deadline)
+            if not self._start_sender(batch, deadline):  # no thread to be had (interpreter exit, a limit)
+                self._send(batch, deadline)  # send from here
                 return
 
     def _start_sender(self, batch: _Batch, deadline: float) -> bool:
-        """One more sender for ``batch``; False when no thread is to be had (those running go on)."""
-        thread = threading.Thread(target=self._send, args=(batch, deadline), name="otel-cw-sender", daemon=True)
+        """One more sender for ``batch``: an idle one, else a new thread; False when none is to be had
+        (those running go on)."""
+        with self._work:
+            self._assigned.append((batch, deadline))
+            if self._idle_senders >= len(self._assigned):  # an idle sender for each batch handed out
+                self._work.notify()
+                return True
+        thread = threading.Thread(target=self._sender, name="otel-cw-sender", daemon=True)
         try:
             thread.start()
         except RuntimeError:
-            return False
+            with self._work:
+                if (batch, deadline) in self._assigned:
+                    self._assigned.remove((batch, deadline))
+                    return False
+            return True  # an idle sender took it meanwhile
         return True
+
+    def _sender(self) -> None:
+        """A sender thread: the batches handed to it, one after the other, idle in between, until shutdown."""
+        work = self._work
+        while True:
+            with work:
+                while not self._assigned:
+                    if self._senders_closed:
+                        return
+                    self._idle_senders += 1
+                    try:
+                        work.wait()
+                    finally:
+                        self._idle_senders -= 1
+                batch, deadline = self._assigned.pop(0)
+            self._send(batch, deadline)
 
     def _send(self, batch: _Batch, deadline: float) -> None:
         with exporting():

@@ -229,6 +229,37 @@ def test_concurrency_is_bounded_and_used(cloudwatch_logs: LocalCloudWatchLogs) -
     assert len(cloudwatch_logs.events(GROUP)) == 120
 
 
+def senders() -> set[threading.Thread]:
+    return {thread for thread in threading.enumerate() if thread.name == "otel-cw-sender"}
+
+
+def test_sender_threads_stay_between_exports_and_end_at_shutdown(cloudwatch_logs: LocalCloudWatchLogs) -> None:
+    # A thread that ends runs OpenSSL's cleanup under a lock of OpenSSL's: a fork in that moment left the
+    # lock held in the child, whose client then never got built. So no sender ends between exports.
+    from otel_cw_exporter import Route
+
+    def slow(call: Call) -> None:  # slow enough that an export wants a second and a third sender
+        if call.operation == "PutLogEvents":
+            time.sleep(0.15)
+
+    cloudwatch_logs.inject(slow)
+    before = senders()
+    routes = [Route(when={"n": n}, log_stream_name=f"s{n}") for n in range(3)]
+    exporter = exporter_for(cloudwatch_logs, routes=routes, max_concurrency=3)
+    batch = [make_record("x", {"i": i, "n": i % 3}) for i in range(30)]
+    assert exporter.export(batch) is LogRecordExportResult.SUCCESS
+    first = senders() - before
+    assert len(first) == 3
+    for _ in range(3):
+        assert exporter.export(batch) is LogRecordExportResult.SUCCESS
+        assert senders() - before == first and all(thread.is_alive() for thread in first)
+    exporter.shutdown()
+    for thread in first:
+        thread.join(timeout=5)
+    assert not any(thread.is_alive() for thread in first)
+    assert len(cloudwatch_logs.events(GROUP)) == 120
+
+
 def test_stream_is_created_and_group_only_when_allowed(cloudwatch_logs: LocalCloudWatchLogs) -> None:
     exporter = exporter_for(cloudwatch_logs, create_log_group=False)
     assert exporter.export(records(5)) is LogRecordExportResult.FAILURE
