@@ -477,7 +477,9 @@ class Delivery:
                 return Verdict.RETRY, None  # no attempt starts after the export's deadline, or shutdown's
             started = time.monotonic()
             try:
-                response = self._put(request, events)
+                response = self._put(request, events, deadline)
+                if response is None:  # the client took until the deadline to build: no attempt now
+                    return Verdict.RETRY, None
             except Exception as raised:
                 error: BaseException = raised
                 verdict = classify(error)
@@ -521,9 +523,15 @@ class Delivery:
             self._struggling = False
             return None, response
 
-    def _put(self, request: Request, events: list[Event]) -> Any:
-        """One PutLogEvents call whose body we wrote (see :mod:`wire`); botocore signs and sends it."""
+    def _put(self, request: Request, events: list[Event], deadline: float = math.inf) -> Any:
+        """One PutLogEvents call whose body we wrote (see :mod:`wire`); botocore signs and sends it.
+
+        None, and no call, when building the client (its first use; a second or more on a busy machine)
+        took until ``deadline`` or shutdown's cutoff: no attempt starts after them.
+        """
         client = self.client()
+        if time.monotonic() >= min(deadline, self._cutoff):
+            return None
         kwargs: dict[str, Any] = {
             "logGroupName": request.group,
             "logStreamName": request.stream,

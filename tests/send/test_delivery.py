@@ -391,6 +391,30 @@ def test_no_attempt_starts_after_the_deadline(cloudwatch_logs: LocalCloudWatchLo
     assert exporter.stats.dropped == {"retry_budget": 50 - sent}
 
 
+def test_no_attempt_starts_after_the_deadline_when_the_client_took_until_then(
+    cloudwatch_logs: LocalCloudWatchLogs,
+) -> None:
+    # Building a client (its first use) can take a second on a busy machine: a call then would start
+    # after the export's deadline, and its answer come after the export returned.
+    arrivals: list[float] = []
+    cloudwatch_logs.inject(puts_only(lambda call: arrivals.append(time.monotonic())))
+    exporter = exporter_for(cloudwatch_logs, timeout=0.5)
+    build = exporter._delivery._client_factory
+
+    def slow_build() -> Any:
+        time.sleep(0.7)
+        return build()
+
+    exporter._delivery._client_factory = slow_build
+    started = time.monotonic()
+    assert exporter.export(records(10)) is LogRecordExportResult.FAILURE
+    assert time.monotonic() - started < 0.5 + 0.7 + 0.5
+    time.sleep(0.5)  # a call that started late would have arrived by now
+    assert arrivals == []
+    assert not cloudwatch_logs.client().describe_log_groups(logGroupNamePrefix=GROUP)["logGroups"]  # no call at all
+    assert exporter.stats.dropped == {"retry_budget": 10}
+
+
 def test_a_throttled_create_log_stream_is_retried_not_fatal(cloudwatch_logs: LocalCloudWatchLogs) -> None:
     cloudwatch_logs.inject(
         lambda call: Fault("ThrottlingException") if call.operation == "CreateLogStream" and call.index == 0 else None
