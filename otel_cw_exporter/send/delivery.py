@@ -22,6 +22,7 @@ import math
 import os
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -144,6 +145,63 @@ class _Batch:
             self._changed.notify_all()
 
 
+class _Senders:
+    """The sender threads' shared state: batches handed to them, how many wait idle, whether to end."""
+
+    def __init__(self) -> None:
+        self.work = threading.Condition()
+        self.assigned: list[tuple[_Batch, float]] = []  # (batch, deadline), for the next idle sender
+        self.idle = 0
+        self.closed = False  # shutdown (or the delivery collected): idle senders end, busy ones after their batch
+
+    def hand_over(self, batch: _Batch, deadline: float) -> bool:
+        """Give ``batch`` to an idle sender; False when none is idle (the caller starts one)."""
+        with self.work:
+            self.assigned.append((batch, deadline))
+            if self.idle >= len(self.assigned):  # an idle sender for each batch handed out
+                self.work.notify()
+                return True
+            return False
+
+    def take_back(self, batch: _Batch, deadline: float) -> bool:
+        """Withdraw ``batch`` when no thread could be started; False when a sender took it already."""
+        with self.work:
+            if (batch, deadline) in self.assigned:
+                self.assigned.remove((batch, deadline))
+                return True
+            return False
+
+    def next(self) -> tuple[_Batch, float] | None:
+        """The next batch for a sender thread, waiting idle for one; None when the thread should end."""
+        with self.work:
+            while not self.assigned:
+                if self.closed:
+                    return None
+                self.idle += 1
+                try:
+                    self.work.wait()
+                finally:
+                    self.idle -= 1
+            return self.assigned.pop(0)
+
+    def close(self) -> None:
+        with self.work:
+            self.closed = True
+            self.work.notify_all()
+
+
+def _sender(ref: weakref.ref[Delivery], senders: _Senders) -> None:
+    """A sender thread: the batches handed to it, one after the other, idle in between (holding its
+    delivery only weakly), until shutdown or until the delivery is collected."""
+    while True:
+        assigned = senders.next()
+        delivery = ref()
+        if assigned is None or delivery is None:
+            return
+        delivery._send(*assigned)
+        del delivery, assigned  # idle, the thread keeps neither the delivery nor the batch alive
+
+
 class Delivery:
     """Delivers requests; safe to call from several threads; reset in a forked child."""
 
@@ -187,10 +245,10 @@ class Delivery:
         self._in_flight = 0  # export calls in progress (what flush and shutdown wait for)
         self._background = 0  # background sends (the spool's replay) in progress: one sender each
         self._calls = 0  # AWS calls waiting for an answer, abandoned ones included
-        self._work = threading.Condition()  # the sender threads' own: batches handed to them, idle ones waiting
-        self._assigned: list[tuple[_Batch, float]] = []  # (batch, deadline) for the next idle sender
-        self._idle_senders = 0
-        self._senders_closed = False  # at shutdown: idle senders end, new ones end after their batch
+        self._senders = _Senders()
+        # Idle senders hold the delivery weakly: one never shut down is still collected, and its idle
+        # senders then end.
+        weakref.finalize(self, self._senders.close)
         self._last_call = -math.inf  # when the latest PutLogEvents started
         self._slow_failure = False  # the latest failure took a long wait (no answer), not a quick refusal
 
@@ -240,9 +298,7 @@ class Delivery:
         self._stop.set()
         with self._changed:
             self._changed.notify_all()
-        with self._work:  # idle senders end now; one still sending ends after its batch
-            self._senders_closed = True
-            self._work.notify_all()
+        self._senders.close()  # idle senders end now; one still sending ends after its batch
 
     def wait_idle(self, timeout: float) -> bool:
         """Wait until no export is in progress (True) or ``timeout`` seconds pass (False)."""
@@ -372,37 +428,15 @@ class Delivery:
     def _start_sender(self, batch: _Batch, deadline: float) -> bool:
         """One more sender for ``batch``: an idle one, else a new thread; False when none is to be had
         (those running go on)."""
-        with self._work:
-            self._assigned.append((batch, deadline))
-            if self._idle_senders >= len(self._assigned):  # an idle sender for each batch handed out
-                self._work.notify()
-                return True
-        thread = threading.Thread(target=self._sender, name="otel-cw-sender", daemon=True)
+        senders = self._senders
+        if senders.hand_over(batch, deadline):
+            return True
+        thread = threading.Thread(target=_sender, args=(weakref.ref(self), senders), name="otel-cw-sender", daemon=True)
         try:
             thread.start()
         except RuntimeError:
-            with self._work:
-                if (batch, deadline) in self._assigned:
-                    self._assigned.remove((batch, deadline))
-                    return False
-            return True  # an idle sender took it meanwhile
+            return not senders.take_back(batch, deadline)  # False unless an idle sender took it meanwhile
         return True
-
-    def _sender(self) -> None:
-        """A sender thread: the batches handed to it, one after the other, idle in between, until shutdown."""
-        work = self._work
-        while True:
-            with work:
-                while not self._assigned:
-                    if self._senders_closed:
-                        return
-                    self._idle_senders += 1
-                    try:
-                        work.wait()
-                    finally:
-                        self._idle_senders -= 1
-                batch, deadline = self._assigned.pop(0)
-            self._send(batch, deadline)
 
     def _send(self, batch: _Batch, deadline: float) -> None:
         with exporting():

@@ -260,6 +260,26 @@ def test_sender_threads_stay_between_exports_and_end_at_shutdown(cloudwatch_logs
     assert len(cloudwatch_logs.events(GROUP)) == 120
 
 
+def test_an_exporter_never_shut_down_is_collected_and_its_idle_senders_end(
+    cloudwatch_logs: LocalCloudWatchLogs,
+) -> None:
+    import gc
+    import weakref
+
+    before = senders()
+    exporter = exporter_for(cloudwatch_logs)
+    assert exporter.export(records(10)) is LogRecordExportResult.SUCCESS
+    idle = senders() - before
+    assert len(idle) == 1
+    gone = weakref.ref(exporter._delivery)
+    del exporter
+    gc.collect()
+    assert gone() is None  # idle senders hold their delivery weakly
+    for thread in idle:
+        thread.join(timeout=5)
+    assert not any(thread.is_alive() for thread in idle)
+
+
 def test_stream_is_created_and_group_only_when_allowed(cloudwatch_logs: LocalCloudWatchLogs) -> None:
     exporter = exporter_for(cloudwatch_logs, create_log_group=False)
     assert exporter.export(records(5)) is LogRecordExportResult.FAILURE
