@@ -9,10 +9,10 @@ when attempts time out rather than fail, one per ``timeout``: an endpoint that a
 never answers costs one ``timeout`` at exit, not one per batch. Senders start one at a time, ``STAGGER``
 apart, while requests still wait for one: up to ``max_concurrency`` for a slow endpoint, one for a quick one.
 
-Sender threads stay, idle between exports, until shutdown: a thread that ends runs OpenSSL's cleanup
-for it, which holds a lock of OpenSSL's for a moment; a fork in that moment (a gunicorn or
-multiprocessing worker started just after an export) left the lock held in the child, whose first client
-then waited for it forever, every event of the child lost.
+Sender threads stay, idle between exports, until shutdown (or until their exporter, never shut down,
+is collected: idle, they hold it weakly): a thread that ends runs OpenSSL's cleanup for it, which holds
+a lock of OpenSSL's for a moment; a fork in that moment (a gunicorn or multiprocessing worker started
+just after an export) left the lock held in the child, whose first client then waited for it forever.
 """
 
 from __future__ import annotations
