@@ -162,12 +162,15 @@ class Replay:
 
     def send(self, store: Store, rows: Sequence[Row]) -> bool:
         """One round: send ``rows`` of ``store``; True when every one of them was stored or given up."""
+        kept: Sequence[Row] = rows  # should the round fail midway: all of them (a duplicate, never a loss)
         try:
-            return self._send(store, rows)
+            ok, kept = self._send(store, rows)
+            return ok
         finally:
-            self._spool.done(store, rows)
+            self._spool.done(store, rows, kept)
 
-    def _send(self, store: Store, rows: Sequence[Row]) -> bool:
+    def _send(self, store: Store, rows: Sequence[Row]) -> tuple[bool, list[Row]]:
+        """Whether every row was stored or given up, and the rows kept (neither)."""
         by_event = {id(row.event): row for row in rows}
         round_ = _Round(self._spool)
         requests: list[Request] = []
@@ -185,4 +188,4 @@ class Replay:
         self._telemetry.add("events_replayed", len(stored))
         for events, reason in round_.never:
             self._spool.discard(store, [by_event[id(e)] for e in events], reason, drop_reason=None)
-        return not round_.kept
+        return not round_.kept, [row for row in rows if id(row.event) in round_.kept]

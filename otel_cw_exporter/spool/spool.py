@@ -63,6 +63,7 @@ class Spool:
         self._closed = False
         self._deferred = False  # at shutdown: no eviction after the trail's closing events (see defer_bound)
         self._sending: dict[Path, set[int]] = {}  # ids the replay is sending now: never evicted meanwhile
+        self._gone: set[Path] = set()  # our files deleted under us while the replay was sending some of them
 
     def after_fork(self) -> None:
         """In a forked child: nothing of the parent's (its files stay its own); a file of our own when needed."""
@@ -110,16 +111,23 @@ class Spool:
         own, lock = self._own, self._own_lock
         assert own is not None
         self._own = self._own_lock = None
-        lost = own.events
+        # What the replay is sending now is its to settle: stored, or kept anew in the new file (see done).
+        sending = self._sending.pop(own.path, set())
+        if sending:
+            self._gone.add(own.path)
+        lost = max(0, own.events - len(sending))
         own.close()
         if lock is not None:
             lock.release()
-        self._telemetry.drop("spool_evicted", lost, f" (the spool file {own.path} was deleted while in use)")
+        if lost:
+            self._telemetry.drop("spool_evicted", lost, f" (the spool file {own.path} was deleted while in use)")
+        replaying = f" ({len(sending)} being replayed now are kept anew unless stored)" if sending else ""
         self._telemetry.warn(
             f"spool-deleted:{own.path}",
-            "the spool file %s was deleted while in use: %d event(s) it held are lost; a new file is made",
+            "the spool file %s was deleted while in use: %d event(s) it held are lost%s; a new file is made",
             own.path,
             lost,
+            replaying,
         )
 
     def _own_failed(self, error: Exception) -> None:
@@ -261,12 +269,26 @@ class Spool:
     def _busy(self, store: Store) -> frozenset[int]:
         return frozenset(self._sending.get(store.path, ()))
 
-    def done(self, store: Store, rows: Sequence[Row]) -> None:
-        """The replay has finished with ``rows`` (stored, given up or kept): they may be evicted again."""
+    def done(self, store: Store, rows: Sequence[Row], kept: Sequence[Row] = ()) -> None:
+        """The replay has finished with ``rows`` (stored, given up or ``kept``): they may be evicted again.
+
+        When their file was deleted meanwhile, the ``kept`` ones (not stored, not given up) are kept anew
+        in this process's new file; only if the disk refuses them too are they counted as lost.
+        """
         with self._lock:
             sending = self._sending.get(store.path)
             if sending is not None:
                 sending.difference_update(row.id for row in rows)
+            if store.path not in self._gone:
+                return
+            self._gone.discard(store.path)
+            for (group, stream), events in by_destination(kept).items():
+                if not self.keep(group, stream, events):
+                    self._telemetry.drop(
+                        "spool_evicted",
+                        len(events),
+                        f" in {group}/{stream} (their spool file {store.path} was deleted while they were replayed)",
+                    )
 
     def chunk(self, max_events: int, max_bytes: int) -> tuple[Store, list[Row]] | None:
         """The oldest events of the file that holds the oldest one, or None when nothing is kept; they are

@@ -257,6 +257,9 @@ def test_a_spool_file_deleted_while_in_use_is_said_counted_and_made_anew(
     exporter = exporter_for(cloudwatch_logs, spool)
     exporter.export(records(10))
     assert exporter.stats.events_spooled == 10
+    # No replay round in flight (one that is settles its events itself: the test below).
+    exporter._replay._probe_base = exporter._replay._probe_cap = 60
+    wait_for(lambda: not any(exporter._spool._sending.values()))
     for path in spool.iterdir():  # a cleanup job empties the directory, and removes it
         path.unlink()
     spool.rmdir()
@@ -265,7 +268,46 @@ def test_a_spool_file_deleted_while_in_use_is_said_counted_and_made_anew(
     assert "was deleted while in use: 10 event(s) it held are lost" in "\n".join(caplog.messages)
     assert exporter.stats.dropped == {"spool_evicted": 10} and len(spool_files(spool)) == 1
     down[0] = False
-    exporter.export(records(1, 15))
+    exporter.export(records(1, 15))  # delivery works again: the replay wakes at once
     wait_for(lambda: exporter.stats.spool_bytes == 0)
     exporter.shutdown()
     assert stored(cloudwatch_logs) == list(range(10, 16))  # what the new file kept was replayed
+
+
+@pytest.mark.parametrize("answer", ["stored", "refused"])
+def test_a_spool_file_deleted_while_the_replay_sends_from_it_loses_nothing(
+    cloudwatch_logs: LocalCloudWatchLogs, tmp_path: Path, answer: str
+) -> None:
+    # The events a replay round is sending when their file goes are the round's to settle: stored, or
+    # (refused) kept anew in the new file and replayed from there. None is counted as lost.
+    import threading
+
+    phase = {"down": True, "replaying": False}
+    held = threading.Event()
+
+    def rule(call: Any) -> Fault | None:
+        if call.operation != "PutLogEvents":
+            return None
+        if phase["replaying"] and not held.is_set():  # the replay's next request: held a second
+            held.set()
+            return Fault(None, None, delay=1.0) if answer == "stored" else Fault(OUTAGE.code, 503, delay=1.0)
+        return OUTAGE if phase["down"] else None
+
+    cloudwatch_logs.inject(rule)
+    spool = tmp_path / "spool"
+    exporter = exporter_for(cloudwatch_logs, spool)
+    exporter.export(records(10))
+    assert exporter.stats.events_spooled == 10
+    phase["replaying"] = True
+    assert held.wait(10)
+    for path in spool.iterdir():
+        path.unlink()
+    spool.rmdir()
+    exporter.export(records(5, 10))  # still down: kept in a new file
+    assert exporter.stats.dropped == {} and len(spool_files(spool)) == 1
+    wait_for(lambda: not any(exporter._spool._sending.values()))  # the held round has settled
+    phase["down"] = False
+    exporter.export(records(1, 15))
+    wait_for(lambda: exporter.stats.spool_bytes == 0)
+    exporter.shutdown()
+    assert stored(cloudwatch_logs) == list(range(16)) and exporter.stats.dropped == {}
