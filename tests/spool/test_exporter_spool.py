@@ -69,6 +69,12 @@ def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
         time.sleep(0.05)
 
 
+def resume_replay(exporter: Recording) -> None:
+    """The replay probing every 0.1 s again, from now (a test paused it so that no round was in flight)."""
+    exporter._replay._probe_base = exporter._replay._probe_cap = 0.1
+    exporter._replay.wake()
+
+
 def dead_letters(spool: Path) -> list[dict[str, Any]]:
     path = spool / DEAD_LETTER
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
@@ -148,6 +154,7 @@ def test_the_size_bound_evicts_the_oldest_to_the_dead_letter_file(
     told = [json.loads(e.message)["extra"]["i"] for _, _, events, _ in exporter.evicted for e in events]
     assert told == evicted and {reason for *_, reason in exporter.evicted} == {"spool_evicted"}
     down[0] = False
+    resume_replay(exporter)
     exporter.export(records(1, 100))  # sent, or spooled (evicting a few more) and replayed
     wait_for(lambda: exporter.stats.spool_bytes == 0)
     exporter.shutdown()
@@ -270,7 +277,8 @@ def test_a_spool_file_deleted_while_in_use_is_said_counted_and_made_anew(
     assert "was deleted while in use: 10 event(s) it held are lost" in "\n".join(caplog.messages)
     assert exporter.stats.dropped == {"spool_evicted": 10} and len(spool_files(spool)) == 1
     down[0] = False
-    exporter.export(records(1, 15))  # delivery works again: the replay wakes at once
+    resume_replay(exporter)
+    exporter.export(records(1, 15))
     wait_for(lambda: exporter.stats.spool_bytes == 0)
     exporter.shutdown()
     assert stored(cloudwatch_logs) == list(range(10, 16))  # what the new file kept was replayed
