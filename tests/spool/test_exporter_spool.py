@@ -69,10 +69,17 @@ def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
         time.sleep(0.05)
 
 
+def pause_replay(exporter: Recording) -> None:
+    """No replay round from now on, and none in flight: the replay's thread has ended (its round waited for)."""
+    replay = exporter._replay
+    replay.stop(10)
+    assert replay._thread is None or not replay._thread.is_alive()
+
+
 def resume_replay(exporter: Recording) -> None:
-    """The replay probing every 0.1 s again, from now (a test paused it so that no round was in flight)."""
-    exporter._replay._probe_base = exporter._replay._probe_cap = 0.1
-    exporter._replay.wake()
+    """A replay thread again, probing every 0.1 s, its first round now."""
+    exporter._replay._reset()
+    exporter._replay.start()
 
 
 def dead_letters(spool: Path) -> list[dict[str, Any]]:
@@ -140,8 +147,7 @@ def test_the_size_bound_evicts_the_oldest_to_the_dead_letter_file(
     rule, down = while_down(OUTAGE)
     cloudwatch_logs.inject(rule)
     exporter = exporter_for(cloudwatch_logs, tmp_path, spool_max_bytes=8192)
-    # No replay round meanwhile: the rows one is sending are never evicted, and the next oldest would go.
-    exporter._replay._probe_base = exporter._replay._probe_cap = 60
+    pause_replay(exporter)  # no round meanwhile: the rows one sends are never evicted, the next oldest would go
     for batch in range(4):
         exporter.export(records(25, batch * 25))
     stats = exporter.stats
@@ -154,8 +160,8 @@ def test_the_size_bound_evicts_the_oldest_to_the_dead_letter_file(
     told = [json.loads(e.message)["extra"]["i"] for _, _, events, _ in exporter.evicted for e in events]
     assert told == evicted and {reason for *_, reason in exporter.evicted} == {"spool_evicted"}
     down[0] = False
+    exporter.export(records(1, 100))  # sent, or spooled (evicting a few more, the oldest) and replayed
     resume_replay(exporter)
-    exporter.export(records(1, 100))  # sent, or spooled (evicting a few more) and replayed
     wait_for(lambda: exporter.stats.spool_bytes == 0)
     exporter.shutdown()
     letters = [json.loads(letter["message"])["extra"]["i"] for letter in dead_letters(tmp_path)]
@@ -266,9 +272,7 @@ def test_a_spool_file_deleted_while_in_use_is_said_counted_and_made_anew(
     exporter = exporter_for(cloudwatch_logs, spool)
     exporter.export(records(10))
     assert exporter.stats.events_spooled == 10
-    # No replay round in flight (one that is settles its events itself: the test below).
-    exporter._replay._probe_base = exporter._replay._probe_cap = 60
-    wait_for(lambda: not any(exporter._spool._sending.values()))
+    pause_replay(exporter)  # no round in flight (one that is settles its events itself: the test below)
     for path in spool.iterdir():  # a cleanup job empties the directory, and removes it
         path.unlink()
     spool.rmdir()
@@ -277,8 +281,8 @@ def test_a_spool_file_deleted_while_in_use_is_said_counted_and_made_anew(
     assert "was deleted while in use: 10 event(s) it held are lost" in "\n".join(caplog.messages)
     assert exporter.stats.dropped == {"spool_evicted": 10} and len(spool_files(spool)) == 1
     down[0] = False
-    resume_replay(exporter)
     exporter.export(records(1, 15))
+    resume_replay(exporter)
     wait_for(lambda: exporter.stats.spool_bytes == 0)
     exporter.shutdown()
     assert stored(cloudwatch_logs) == list(range(10, 16))  # what the new file kept was replayed
