@@ -3,9 +3,13 @@ and says what to change, never at the first export, never as another exception."
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib.metadata
+import os
 import pickle
+import tempfile
+from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -275,11 +279,30 @@ ANYTHING = st.one_of(
 @settings(max_examples=400, deadline=None)
 @given(st.sampled_from(sorted(ENVIRONMENT)), ANYTHING)
 def test_any_value_of_any_option_is_accepted_or_a_config_error(option: str, value: Any) -> None:
-    try:
-        exporter(**{"log_group_name": "g", option: value})
-    except ConfigError as error:
-        assert str(error)
+    # A text taken as spool_dir is a directory the exporter makes: in a scratch directory, not the checkout ("..",
+    # "/" and "/x" included).
+    with tempfile.TemporaryDirectory() as scratch, _inside(os.path.join(scratch, "a", "b")):
+        if option == "spool_dir" and isinstance(value, str) and os.path.isabs(value):
+            value = scratch + value
+        try:
+            made = exporter(**{"log_group_name": "g", option: value})
+        except ConfigError as error:
+            assert str(error)
+        else:
+            made.shutdown()
     # anything else (TypeError, a plain ValueError) fails the test
+
+
+@contextlib.contextmanager
+def _inside(directory: str) -> Iterator[None]:
+    """contextlib.chdir, which Python 3.10 lacks."""
+    before = os.getcwd()
+    os.makedirs(directory)
+    os.chdir(directory)
+    try:
+        yield
+    finally:
+        os.chdir(before)
 
 
 @settings(max_examples=200, deadline=None)
