@@ -11,6 +11,10 @@ two profiles are added up, and the calling thread's wait for the sender is left 
 per-call overhead, idle time left out), ``--py-spy 10`` runs py-spy for 10 s on a ``--spin`` run and
 prints the same stages.
 
+``--floor`` instead sets ``export()`` beside the delivery alone of the same events encoded beforehand
+(the request body, SigV4, HTTP: what no encoder can save) and beside one read of the record fields an
+encoder must look at, in µs/event (process CPU, median of 15 interleaved rounds).
+
 ``--stdlib`` instead splits ``logger.info`` -> the SDK's queue into its parts, in one process (best of 3
 rounds of ``--batch-size`` records, process CPU): stdlib ``logging`` alone (a handler that does nothing),
 plus our ``OTelHandler`` (the SDK's ``Logger.emit`` replaced by a no-op), and the whole of it into the SDK
@@ -79,7 +83,7 @@ def _start_sink() -> tuple[subprocess.Popen[str], str]:
     return process, f"http://127.0.0.1:{int(line[1])}"
 
 
-def _exporter(url: str) -> Any:
+def _exporter(url: str, max_concurrency: int = 1) -> Any:
     from otel_cw_exporter.exporter import CloudWatchLogRecordExporter
 
     return CloudWatchLogRecordExporter(
@@ -87,7 +91,7 @@ def _exporter(url: str) -> Any:
         log_stream_name=STREAM,
         client=boto3_logs_client(url),
         create_log_group=True,
-        max_concurrency=1,
+        max_concurrency=max_concurrency,
     )
 
 
@@ -166,6 +170,73 @@ def run_pyspy(seconds: float, batch_size: int) -> int:
     return 0
 
 
+def floor_parts(batch_size: int, rounds: int = 15) -> dict[str, float]:
+    """µs per event (process CPU, median of ``rounds``, interleaved): ``export()`` of the batch, the
+    delivery alone of the same events encoded beforehand (body, SigV4, HTTP: what no encoder can save),
+    and one C-level read of the eight record fields an encoder must look at."""
+    from operator import attrgetter
+
+    from otel_cw_exporter.encode.fast import FastEncoder
+    from otel_cw_exporter.encode.redaction import Redactor
+    from otel_cw_exporter.send.client import client_factory
+    from otel_cw_exporter.send.delivery import Delivery, Request
+    from otel_cw_exporter.send.planning import plan_requests
+    from otel_cw_exporter.telemetry import Telemetry
+
+    sink, url = _start_sink()
+    try:
+        batch = build_records(batch_size, stdlib_bridge)
+        exporter = _exporter(url, max_concurrency=4)  # the default: as the harness runs it
+        exporter.export(batch[:100])
+        encoder = FastEncoder(redactor=Redactor())  # the exporter's defaults
+        for record in batch[:300]:
+            encoder.encode(record)  # a shape's first records go one by one
+        events = [
+            event
+            for made, records in encoder.chunks(batch)
+            for event in (made if made is not None else map(encoder.encode, records))
+        ]
+        plan = plan_requests(events, time.time_ns() // 1_000_000)
+        requests = [Request(GROUP, STREAM, part, None) for part in plan.requests]
+        delivery = Delivery(
+            client_factory(boto3_logs_client(url), exporter.config),
+            Telemetry(None),
+            create_log_group=True,
+            create_log_stream=True,
+        )
+        delivery.send_all(requests, time.monotonic() + 60)  # its client, its connection
+        fields = [attrgetter(name) for name in ("severity_text", "body", "event_name", "trace_id", "span_id")]
+        fields += [attrgetter("timestamp"), attrgetter("attributes")]
+        of_record = attrgetter("log_record")
+
+        def read() -> None:
+            log_records = list(map(of_record, batch))
+            for field in fields:
+                list(map(field, log_records))
+
+        parts: dict[str, Any] = {
+            "export() of the batch": lambda: exporter.export(batch),
+            "delivery alone of the same events, encoded beforehand": lambda: delivery.send_all(
+                requests, time.monotonic() + 60
+            ),
+            "reading the eight record fields an encoder needs": read,
+        }
+        gc.collect()
+        gc.freeze()
+        times: dict[str, list[float]] = {name: [] for name in parts}
+        for _ in range(rounds):
+            for name, run in parts.items():
+                c0 = time.process_time()
+                run()
+                times[name].append((time.process_time() - c0) * 1e6 / len(batch))
+        exporter.shutdown()
+        delivery.stop(5.0)
+    finally:
+        sink.terminate()
+        sink.wait(5)
+    return {name: sorted(values)[len(values) // 2] for name, values in times.items()}
+
+
 def stdlib_parts(count: int) -> dict[str, float]:
     """µs per record of stdlib logging alone, with our handler (SDK emit a no-op), and into the SDK."""
     import logging
@@ -225,7 +296,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--spin", type=float, default=0.0, help="instead: export without cProfile for N seconds")
     parser.add_argument("--py-spy", type=float, default=0.0, metavar="SECONDS", help="instead: sample with py-spy")
     parser.add_argument("--stdlib", action="store_true", help="instead: logger.info's parts, µs per record")
+    parser.add_argument("--floor", action="store_true", help="instead: export() against delivery alone, µs/event")
     args = parser.parse_args(argv)
+    if args.floor:
+        for name, value in floor_parts(args.batch_size).items():
+            print(f"  {name:<58} {value:7.2f} us/event")
+        return 0
     if args.stdlib:
         figures = stdlib_parts(min(args.batch_size, 20_000))
         for name, value in figures.items():

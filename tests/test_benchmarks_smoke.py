@@ -135,3 +135,44 @@ def test_the_spool_rates_benchmark_runs(tmp_path: Path) -> None:
     for name in ("write_events_per_s", "replay_events_per_s", "cpu_us_per_event_with_spool"):
         assert figures[name] > 0, figures
     assert done.stdout.startswith("spool write: "), done.stdout
+
+
+def _profile_export(*arguments: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.profile_export", "--batch-size", "2000", *arguments],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+def _figure(printed: str, stage: str) -> float:
+    (line,) = [line for line in printed.splitlines() if line.strip().startswith(stage)]
+    return float(line[len(line.split(stage)[0]) + len(stage) :].split()[0])
+
+
+def test_the_cprofile_breakdown_sees_the_sender_thread() -> None:
+    """The requests run on the exporter's sender thread: its botocore call and body are in the profile
+    (they were missing, and the calling thread's wait was most of it, before the sender got its own)."""
+    printed = _profile_export("--batches", "2", "--top", "3")
+    assert _figure(printed, "delivery: one request (Delivery._put)") > 0
+    assert _figure(printed, "botocore: payload SHA-256 (payload)") > 0
+    assert _figure(printed, "delivery: request body (wire.put_log_events_body)") > 0
+    assert _figure(printed, "encoding: runs of records together (FastEncoder._chunk)") > 0
+
+
+def test_the_floor_mode_prints_export_beside_delivery_alone() -> None:
+    printed = _profile_export("--floor")
+    figures = [
+        _figure(printed, name)
+        for name in (
+            "export() of the batch",
+            "delivery alone of the same events, encoded beforehand",
+            "reading the eight record fields an encoder needs",
+        )
+    ]
+    assert all(value > 0 for value in figures), printed
