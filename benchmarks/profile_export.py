@@ -58,7 +58,7 @@ STAGES: dict[str, tuple[str, str]] = {
     ),
     "encoding: full redaction walk (Redactor.redact)": ("otel_cw_exporter/encode/redaction.py", "redact"),
     "encoding: json dumps (jsonsafe.dumps_sized)": ("otel_cw_exporter/encode/jsonsafe.py", "dumps_sized"),
-    "delivery: request body (wire.put_log_events_body)": ("otel_cw_exporter/send/wire.py", "put_log_events_body"),
+    "delivery: request body (wire.BodyBuffer.write)": ("otel_cw_exporter/send/wire.py", "write"),
     "routing (Router.destination)": ("otel_cw_exporter/route/routes.py", "destination"),
     "planning (plan_requests)": ("otel_cw_exporter/send/planning.py", "plan_requests"),
     "delivery: all (Delivery.send_all)": ("otel_cw_exporter/send/delivery.py", "send_all"),

@@ -161,7 +161,7 @@ def test_the_cprofile_breakdown_sees_the_sender_thread() -> None:
     printed = _profile_export("--batches", "2", "--top", "3")
     assert _figure(printed, "delivery: one request (Delivery._put)") > 0
     assert _figure(printed, "botocore: payload SHA-256 (payload)") > 0
-    assert _figure(printed, "delivery: request body (wire.put_log_events_body)") > 0
+    assert _figure(printed, "delivery: request body (wire.BodyBuffer.write)") > 0
     assert _figure(printed, "encoding: runs of records together (FastEncoder._chunk)") > 0
 
 

@@ -131,7 +131,7 @@ def register_hooks(client: Any) -> None:
 
 
 @contextmanager
-def sending_body(data: bytes) -> Iterator[None]:
+def sending_body(data: bytes | memoryview) -> Iterator[None]:
     """The next PutLogEvents call on this thread, inside the block, sends ``data`` as its body."""
     _body.data = data
     try:

@@ -33,7 +33,7 @@ from otel_cw_exporter.feedback import exporting
 from otel_cw_exporter.send.client import INVALID_RESPONSE_KEY, register_hooks, sending_body
 from otel_cw_exporter.send.groups import GroupSettings
 from otel_cw_exporter.send.retry import HINTS, Backoff, InvalidResponseError, Verdict, classify, error_code
-from otel_cw_exporter.send.wire import PLACEHOLDER_EVENTS, put_log_events_body
+from otel_cw_exporter.send.wire import PLACEHOLDER_EVENTS, BodyBuffer
 from otel_cw_exporter.telemetry import Telemetry
 
 _logger = logging.getLogger("otel_cw_exporter")
@@ -190,6 +190,11 @@ class _Senders:
             self.work.notify_all()
 
 
+#: Request-body buffers kept idle for the next calls (each as large as the largest body it held, about
+#: 1.2 MB for a full request): more calls in flight than this write into new memory.
+_KEPT_BODIES = 4
+
+
 def _sender(ref: weakref.ref[Delivery], senders: _Senders) -> None:
     """A sender thread: the batches handed to it, one after the other, idle in between (holding its
     delivery only weakly), until shutdown or until the delivery is collected."""
@@ -246,6 +251,7 @@ class Delivery:
         self._background = 0  # background sends (the spool's replay) in progress: one sender each
         self._calls = 0  # AWS calls waiting for an answer, abandoned ones included
         self._senders = _Senders()
+        self._bodies: list[BodyBuffer] = []  # idle request-body buffers, for the next calls
         # Idle senders hold the delivery weakly: one never shut down is still collected, and its idle
         # senders then end.
         weakref.finalize(self, self._senders.close)
@@ -575,8 +581,17 @@ class Delivery:
             kwargs["entity"] = request.entity
         self._telemetry.add("requests")
         self._last_call = time.monotonic()
-        with sending_body(put_log_events_body(request.group, request.stream, events, request.entity)), self._calling():
-            response = client.put_log_events(**kwargs)
+        bodies = self._bodies
+        try:
+            buffer = bodies.pop()  # list.pop and append are atomic: no lock for the pool
+        except IndexError:
+            buffer = BodyBuffer()
+        try:
+            with sending_body(buffer.write(request.group, request.stream, events, request.entity)), self._calling():
+                response = client.put_log_events(**kwargs)
+        finally:
+            if len(bodies) < _KEPT_BODIES:
+                bodies.append(buffer)
         problem = response.get(INVALID_RESPONSE_KEY)
         if problem:
             raise InvalidResponseError(str(problem))

@@ -7,12 +7,18 @@ writes it, escaping every message in the same pass (0.4 us per event, less than 
 form beforehand and joining them). With the stdlib, whose escaping is slower, the encoder wrote each
 message's escaped form (``Event.escaped``) from parts escaped once, and the body only joins them; an
 event without it (built by hand, rewritten after encoding, read back from disk) is escaped here.
-``delivery`` hands the body to botocore, which still signs and sends it. Pure: no I/O.
+``delivery`` hands the body to botocore, which still signs and sends it.
+
+:class:`BodyBuffer` writes each body into memory kept from one call to the next. A fresh megabyte for
+every body is mapped by the allocator and faulted in page by page, then given back when freed: about
+2,500 page faults per 10,000 events, 0.8 to 2 us/event of system time on a virtual machine, as much as
+the body's writing itself. Pure: no I/O.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import io
+from collections.abc import Iterable, Iterator, Sequence
 from itertools import chain, repeat
 from operator import attrgetter
 from typing import Any
@@ -52,8 +58,52 @@ def _event_dicts(stamps: list[int], messages: list[str]) -> list[dict[str, Any]]
     return [{"timestamp": stamp, "message": message} for stamp, message in zip(stamps, messages, strict=True)]
 
 
+def _in_parts(head: bytes, stamps: list[int], messages: list[str], end: bytes) -> Iterator[bytes | memoryview]:
+    """A few hundred event dicts at a time, each part written before the next is made: the collector,
+    which runs after 700 new container objects, then never scans them (nor the batch's events), and into
+    a :class:`BodyBuffer` each part's memory is free again before the next part takes some."""
+    yield head
+    count = len(stamps)
+    for start in range(0, count, _DICTS):
+        part = memoryview(plain_bytes(_event_dicts(stamps[start : start + _DICTS], messages[start : start + _DICTS])))
+        yield part[1:-1]
+        del part  # the one just written: its memory is the next part's
+        yield b"," if start + _DICTS < count else end
+
+
 def put_log_events_body(group: str, stream: str, events: Sequence[Event], entity: dict[str, Any] | None) -> bytes:
     """The JSON body of a PutLogEvents call, as botocore would write it (UTF-8, compact)."""
+    parts = _body_parts(group, stream, events, entity)
+    return parts[0] if isinstance(parts, tuple) and isinstance(parts[0], bytes) else b"".join(parts)
+
+
+class BodyBuffer:
+    """The memory of one request body at a time, kept for the next: :meth:`write` returns a view of it.
+
+    Not thread-safe: one call at a time uses a buffer (``delivery`` keeps a few, one per call in flight).
+    While a view of the last body is still held (an error's traceback can hold one), the next body is
+    written into new memory: a held view never sees its bytes change.
+    """
+
+    def __init__(self) -> None:
+        self._memory = io.BytesIO()
+
+    def write(self, group: str, stream: str, events: Sequence[Event], entity: dict[str, Any] | None) -> memoryview:
+        """The bytes :func:`put_log_events_body` returns, as a view of this buffer's memory."""
+        memory = self._memory
+        try:
+            memory.seek(0)
+            memory.write(b"")  # refused (BufferError) while a view of the last body is held
+        except BufferError:
+            memory = self._memory = io.BytesIO()
+        memory.writelines(_body_parts(group, stream, events, entity))
+        return memory.getbuffer()[: memory.tell()]
+
+
+def _body_parts(
+    group: str, stream: str, events: Sequence[Event], entity: dict[str, Any] | None
+) -> Iterable[bytes | memoryview]:
+    """The body as pieces whose concatenation is the document (written by one join, or into a buffer)."""
     stamps = list(map(_timestamps, events))
     escaped = None if orjson_active() or not set(map(type, stamps)) <= {int} else _escaped(events)
     if escaped is None:  # the one-document way (orjson's, or for surrogates and odd timestamps)
@@ -66,28 +116,22 @@ def put_log_events_body(group: str, stream: str, events: Sequence[Event], entity
             }
             if entity:
                 payload["entity"] = entity
-            return plain_bytes(payload)
-        # A few hundred event dicts at a time, each part written before the next is made: the collector,
-        # which runs after 700 new container objects, then never scans them (nor the batch's events).
+            return (plain_bytes(payload),)
         head = plain_bytes({"logGroupName": group, "logStreamName": stream})[:-1] + b',"logEvents":['
-        parts: list[Any] = [head]
-        for start in range(0, len(events), _DICTS):
-            part = plain_bytes(_event_dicts(stamps[start : start + _DICTS], messages[start : start + _DICTS]))
-            parts.extend((memoryview(part)[1:-1], b","))
-        parts[-1] = b"]" + (b',"entity":' + plain_bytes(entity) + b"}" if entity else b"}")
-        return b"".join(parts)
+        end = b"]" + (b',"entity":' + plain_bytes(entity) + b"}" if entity else b"}")
+        return _in_parts(head, stamps, messages, end)
     head = plain_bytes({"logGroupName": group, "logStreamName": stream})[:-1]
     tail = b',"entity":' + plain_bytes(entity) + b"}" if entity else b"}"
     n = len(events)
     # One join of bytes (an event's opening with its timestamp, its message, its closing), with the last
     # closing piece ending the list: no string per event and one buffer the size of the body, not two
     # (a fresh buffer of a megabyte costs its page faults, about as much as writing it).
-    parts = [head, b',"logEvents":[']
-    parts.extend(
+    pieces: list[bytes | memoryview] = [head, b',"logEvents":[']
+    pieces.extend(
         chain.from_iterable(zip(map(_OPEN.__mod__, stamps), map(str.encode, escaped), repeat(_CLOSE, n), strict=True))
     )
     if n:
-        parts[-1] = b'"}]' + tail
+        pieces[-1] = b'"}]' + tail
     else:
-        parts.append(b"]" + tail)
-    return b"".join(parts)
+        pieces.append(b"]" + tail)
+    return pieces

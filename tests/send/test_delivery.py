@@ -620,3 +620,23 @@ def test_a_given_client_keeps_our_retry_policy_counters_and_deadline(cloudwatch_
     client.put_log_events(logGroupName=GROUP, logStreamName="s", logEvents=[{"timestamp": now, "message": "mine"}])
     assert cloudwatch_logs.calls("PutLogEvents") == before + 3
     assert [e["message"] for e in cloudwatch_logs.raw_events(GROUP, "s")][-1] == "mine"
+
+
+def test_a_request_body_held_after_its_call_is_never_overwritten(cloudwatch_logs: LocalCloudWatchLogs) -> None:
+    # Bodies are written into memory kept for the next calls. Something that keeps a body past its call
+    # (here a botocore hook; an error's traceback does too) must keep that body's bytes, and every later
+    # request must still carry its own events.
+    exporter = exporter_for(cloudwatch_logs, max_concurrency=1)
+    held: list[Any] = []
+    exporter._delivery.client().meta.events.register(
+        "before-send.cloudwatch-logs.PutLogEvents", lambda request, **_: held.append(request.body)
+    )
+    for batch in range(3):  # about 1.7 MB of events each: two requests, the second smaller
+        assert exporter.export(records(2500, batch * 2500, pad="x" * 400)) is LogRecordExportResult.SUCCESS
+    assert stored(cloudwatch_logs) == list(range(7500))
+    assert len(held) >= 6
+    runs = [[json.loads(e["message"])["extra"]["i"] for e in json.loads(bytes(body))["logEvents"]] for body in held]
+    for run in runs:  # each body is one request's events, in order (a retried one appears twice)
+        assert run == list(range(run[0], run[0] + len(run)))
+    assert {i for run in runs for i in run} == set(range(7500))
+    exporter.shutdown()

@@ -9,7 +9,7 @@ import pytest
 from otel_cw_exporter.encode.event import Event
 from otel_cw_exporter.encode.fast import FastEncoder
 from otel_cw_exporter.encode.jsonsafe import plain_bytes
-from otel_cw_exporter.send.wire import put_log_events_body
+from otel_cw_exporter.send.wire import BodyBuffer, put_log_events_body
 from tests.support import make_record, orjson_tier
 
 
@@ -88,3 +88,41 @@ def test_a_full_request_body_written_in_parts_is_one_document(enabled: bool, cou
     expected = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogatepass")
     with orjson_tier(enabled):
         assert put_log_events_body("g/é", "s", events, entity) == expected
+
+
+def _events(count: int, width: int) -> list[Event]:
+    return [Event(1795511702123 + i, f'{{"n":{i},"m":"{"é" * width} \\"q\\""}}', 0, False) for i in range(count)]
+
+
+@pytest.mark.parametrize("enabled", [True, False], ids=["orjson", "stdlib"])
+def test_a_body_buffer_writes_the_same_bytes_however_its_bodies_grow_and_shrink(enabled: bool) -> None:
+    # One buffer for a full request, then a small one, then one in parts, then an empty one: each view is
+    # exactly its own body, never with the tail of a longer one before it.
+    buffer = BodyBuffer()
+    entity = {"keyAttributes": {"Type": "Service", "Name": "svc"}}
+    with orjson_tier(enabled):
+        for count, width, with_entity in (
+            (1849, 40, True),
+            (3, 1, False),
+            (900, 5, False),
+            (0, 0, True),
+            (513, 2, True),
+        ):
+            events = _events(count, width)
+            given = entity if with_entity else None
+            view = buffer.write("g/é", "s", events, given)
+            assert bytes(view) == put_log_events_body("g/é", "s", events, given)
+            del view
+
+
+def test_a_body_still_viewed_keeps_its_bytes_and_the_next_one_gets_new_memory() -> None:
+    # An error's traceback can hold the body botocore was given: the next body must not overwrite it.
+    buffer = BodyBuffer()
+    first_events, second_events = _events(600, 3), _events(700, 1)
+    first = buffer.write("g", "s", first_events, None)
+    second = buffer.write("g", "s", second_events, None)
+    assert bytes(first) == put_log_events_body("g", "s", first_events, None)
+    assert bytes(second) == put_log_events_body("g", "s", second_events, None)
+    del first, second
+    third = buffer.write("g", "s", first_events[:10], None)  # nothing viewed any more: reused
+    assert bytes(third) == put_log_events_body("g", "s", first_events[:10], None)
