@@ -139,7 +139,7 @@ def test_the_spool_rates_benchmark_runs(tmp_path: Path) -> None:
 
 def _profile_export(*arguments: str) -> str:
     done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.profile_export", "--batch-size", "2000", *arguments],
+        [sys.executable, "-m", "benchmarks.profile_export", *arguments],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -158,7 +158,7 @@ def _figure(printed: str, stage: str) -> float:
 def test_the_cprofile_breakdown_sees_the_sender_thread() -> None:
     """The requests run on the exporter's sender thread: its botocore call and body are in the profile
     (they were missing, and the calling thread's wait was most of it, before the sender got its own)."""
-    printed = _profile_export("--batches", "2", "--top", "3")
+    printed = _profile_export("--batch-size", "2000", "--batches", "2", "--top", "3")
     assert _figure(printed, "delivery: one request (Delivery._put)") > 0
     assert _figure(printed, "botocore: payload SHA-256 (payload)") > 0
     assert _figure(printed, "delivery: request body (wire.BodyBuffer.write)") > 0
@@ -166,7 +166,7 @@ def test_the_cprofile_breakdown_sees_the_sender_thread() -> None:
 
 
 def test_the_floor_mode_prints_export_beside_delivery_alone() -> None:
-    printed = _profile_export("--floor")
+    printed = _profile_export("--floor")  # as the README shows it
     figures = [
         _figure(printed, name)
         for name in (
