@@ -152,7 +152,7 @@ def _profile_export(*arguments: str) -> str:
 
 def _figure(printed: str, stage: str) -> float:
     (line,) = [line for line in printed.splitlines() if line.strip().startswith(stage)]
-    return float(line[len(line.split(stage)[0]) + len(stage) :].split()[0])
+    return float(line.split(stage, 1)[1].split()[0])
 
 
 def test_the_cprofile_breakdown_sees_the_sender_thread() -> None:
