@@ -39,16 +39,22 @@ def _installed(module: str) -> bool:
 def quick(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], str]:
     """One quick run for the whole module: its JSON document and what it printed."""
     output = tmp_path_factory.mktemp("bench") / "quick.json"
+    printed = _run("benchmarks.run", "--quick", "--output", str(output), timeout=100)
+    return json.loads(output.read_text()), printed
+
+
+def _run(module: str, *arguments: str, timeout: float = 120) -> str:
+    """``python -m module arguments...`` from the repository root; what it printed (it must succeed)."""
     done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.run", "--quick", "--output", str(output)],
+        [sys.executable, "-m", module, *arguments],
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=100,
+        timeout=timeout,
         check=False,
     )
-    assert done.returncode == 0, f"harness failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
-    return json.loads(output.read_text()), done.stdout
+    assert done.returncode == 0, f"{module} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    return done.stdout
 
 
 def test_every_installed_contender_delivers_every_event(quick: tuple[dict[str, Any], str]) -> None:
@@ -122,32 +128,11 @@ def test_the_integrity_and_spool_variants_are_measured_or_said_unavailable(quick
 def test_the_spool_rates_benchmark_runs(tmp_path: Path) -> None:
     """``python -m benchmarks.spool_rates --quick``: every figure is there (quick numbers mean nothing)."""
     out = tmp_path / "spool.json"
-    done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.spool_rates", "--quick", "--json", str(out)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
+    printed = _run("benchmarks.spool_rates", "--quick", "--json", str(out))
     figures = json.loads(out.read_text())
     for name in ("write_events_per_s", "replay_events_per_s", "cpu_us_per_event_with_spool"):
         assert figures[name] > 0, figures
-    assert done.stdout.startswith("spool write: "), done.stdout
-
-
-def _profile_export(*arguments: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.profile_export", *arguments],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    return done.stdout
+    assert printed.startswith("spool write: "), printed
 
 
 def _figure(printed: str, stage: str) -> float:
@@ -158,7 +143,7 @@ def _figure(printed: str, stage: str) -> float:
 def test_the_cprofile_breakdown_sees_the_sender_thread() -> None:
     """The requests run on the exporter's sender thread: its botocore call and body are in the profile
     (they were missing, and the calling thread's wait was most of it, before the sender got its own)."""
-    printed = _profile_export("--batch-size", "2000", "--batches", "2", "--top", "3")
+    printed = _run("benchmarks.profile_export", "--batch-size", "2000", "--batches", "2", "--top", "3")
     assert _figure(printed, "delivery: one request (Delivery._put)") > 0
     assert _figure(printed, "botocore: payload SHA-256 (payload)") > 0
     assert _figure(printed, "delivery: request body (wire.BodyBuffer.write)") > 0
@@ -166,7 +151,7 @@ def test_the_cprofile_breakdown_sees_the_sender_thread() -> None:
 
 
 def test_the_floor_mode_prints_export_beside_delivery_alone() -> None:
-    printed = _profile_export("--floor")  # as the README shows it
+    printed = _run("benchmarks.profile_export", "--floor")  # as the README shows it
     figures = [
         _figure(printed, name)
         for name in (
