@@ -16,7 +16,7 @@ from opentelemetry.sdk._logs import ReadableLogRecord
 from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
 from opentelemetry.sdk.resources import Resource
 
-from otel_cw_exporter import alerts, feedback
+from otel_cw_exporter import alerts, feedback, sdk_drops
 from otel_cw_exporter.config import check_aws_variables, resolve
 from otel_cw_exporter.encode.event import Event
 from otel_cw_exporter.encode.fast import FastEncoder
@@ -30,7 +30,6 @@ from otel_cw_exporter.send.delivery import GRACE, Delivery, Losses, Request
 from otel_cw_exporter.send.groups import GroupSettings
 from otel_cw_exporter.send.planning import plan_requests
 from otel_cw_exporter.telemetry import ExporterStats, Telemetry
-from otel_cw_exporter.trail import sdk_drops
 from otel_cw_exporter.trail.chain import RESERVE
 from otel_cw_exporter.trail.writer import Writer
 
@@ -177,8 +176,8 @@ class CloudWatchLogRecordExporter(LogRecordExporter):
             )
             losses = SpoolLosses(self._spool)
         self._losses = _Losses(self._writer, losses)
-        if self._writer is not None:
-            sdk_drops.watch(self._writer)
+        sdk_drops.watch(self, type(self)._on_sdk_drop)
+        self._processor_found = False
         self._delivery = Delivery(
             client_factory(client, config),
             self._telemetry,
@@ -227,6 +226,24 @@ class CloudWatchLogRecordExporter(LogRecordExporter):
         if self._writer is not None:
             self._writer.lost((group, stream), events, reason)
 
+    def _on_sdk_drop(self, count: int, error_type: str, queue_size: int | None) -> None:
+        """Records the SDK's processor dropped before we saw them (its queue was full, or it had shut
+        down): counted, said (on the application's thread, inside its logging call: kept out of the
+        pipeline), and a full queue's announced in the trail."""
+        with feedback.exporting():
+            if error_type == sdk_drops.AFTER_SHUTDOWN:
+                self._telemetry.drop("shutdown", count, " (logged after the LoggerProvider shut down)")
+                return
+            size = f"of {queue_size} " if queue_size is not None else ""
+            self._telemetry.drop(
+                "queue_full",
+                count,
+                f" (the SDK's BatchLogRecordProcessor dropped them: its queue {size}was full while an export ran;"
+                " raise OTEL_BLRP_MAX_QUEUE_SIZE or max_queue_size, or the batch size so exports keep up)",
+            )
+        if self._writer is not None:
+            self._writer.lost_unnumbered(None, count, "queue_full")
+
     def _before_fork(self) -> None:
         self._delivery.before_fork()
         # multiprocessing's children leave through os._exit, skipping atexit (and so the provider's
@@ -262,6 +279,8 @@ class CloudWatchLogRecordExporter(LogRecordExporter):
                         self._delivery.lose(request, request.events, "shutdown", " (export after shutdown)")
             return LogRecordExportResult.FAILURE
         deadline = time.monotonic() + self.config.timeout
+        if not self._processor_found:  # the SDK's processor calls us: count what it drops from now on
+            self._processor_found = sdk_drops.attach_caller(sys._getframe(1))
         with feedback.exporting():  # our own error line too must not come back as a record
             try:
                 feedback.install()

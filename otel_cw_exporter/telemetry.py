@@ -28,9 +28,10 @@ DROP_REASONS = (
     "rejected",  # CloudWatch refused the event itself (InvalidParameter isolated to it)
     "retry_budget",  # retryable errors until the export's timeout ran out
     "non_retryable",  # an error no retry can fix (access denied, missing group, bad credentials)
-    "shutdown",  # export called after shutdown
+    "shutdown",  # export called after shutdown, or logged after the LoggerProvider shut down
     "encoding_error",  # the record could not be encoded at all (never expected)
     "spool_evicted",  # kept in the spool, then evicted to the dead-letter file (its size bound, or 14 days old)
+    "queue_full",  # the SDK's BatchLogRecordProcessor dropped it before the exporter saw it (its queue was full)
 )
 #: Why a record the application logged never reached an exporter, counted per process.
 PROCESS_REASONS = (

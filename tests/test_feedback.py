@@ -90,3 +90,47 @@ def test_no_warning_on_stderr_when_a_console_handler_shows_it(
     assert lines[0] == "console: lost"
     refused = [line for line in lines if "CloudWatch Logs refused" in line]
     assert len(refused) == 1 and refused[0].startswith("console: "), done.stderr
+
+
+def test_a_warning_shows_on_stderr_when_dictconfig_disabled_our_logger(
+    cloudwatch_logs: LocalCloudWatchLogs, tmp_path: Path
+) -> None:
+    """``dictConfig`` disables every logger it was not told of (ours too): a console on the root logger
+    then never sees our records, so the warning goes to stderr itself, once."""
+    script = """
+    import logging, logging.config
+    from otel_cw_exporter import setup
+    logging.config.dictConfig({
+        "version": 1,
+        "formatters": {"plain": {"format": "console: %(message)s"}},
+        "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+        "root": {"handlers": ["console"], "level": "INFO"},
+    })
+    assert logging.getLogger("otel_cw_exporter").disabled
+    setup(service_name="app", log_group_name="missing", bridge_stdlib=True)
+    logging.getLogger("app").warning("lost")
+    """
+    done = run(script, clean_environ(tmp_path, **cloudwatch_logs.environ))
+    assert done.returncode == 0, done.stderr
+    refused = [line for line in done.stderr.splitlines() if "CloudWatch Logs refused" in line]
+    assert len(refused) == 1 and refused[0].startswith("otel-cw-exporter: warning: "), done.stderr
+
+
+def test_with_no_handler_at_all_the_warning_says_whose_it_is(
+    cloudwatch_logs: LocalCloudWatchLogs, tmp_path: Path
+) -> None:
+    """No logging set up at all: Python's last resort would print the bare message; ours says whose, once."""
+    script = """
+    from opentelemetry.sdk._logs import LoggerProvider
+    from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
+    from otel_cw_exporter import CloudWatchLogRecordExporter
+    provider = LoggerProvider()
+    provider.add_log_record_processor(BatchLogRecordProcessor(CloudWatchLogRecordExporter(log_group_name="missing")))
+    provider.get_logger("app").emit(body="lost")
+    provider.shutdown()
+    """
+    done = run(script, clean_environ(tmp_path, **cloudwatch_logs.environ))
+    assert done.returncode == 0, done.stderr
+    lines = done.stderr.splitlines()
+    assert [line for line in lines if "refused" in line or "dropped" in line] == lines, done.stderr
+    assert len(lines) == 2 and all(line.startswith("otel-cw-exporter: warning: ") for line in lines), done.stderr

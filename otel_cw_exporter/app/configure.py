@@ -23,7 +23,7 @@ from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
 from opentelemetry.sdk.resources import Resource
 
-from otel_cw_exporter import alerts
+from otel_cw_exporter import alerts, sdk_drops
 from otel_cw_exporter.app import audit, sigterm
 from otel_cw_exporter.app.audit import IdentityResolver
 from otel_cw_exporter.app.intake import SafeLoggerProvider
@@ -135,7 +135,9 @@ def setup(
             attributes["deployment.environment.name"] = environment
         exporter = CloudWatchLogRecordExporter(**exporter_options)
         provider = SafeLoggerProvider(resource=Resource.create(attributes))
-        provider.add_log_record_processor(BatchLogRecordProcessor(exporter, **dict(processor_options or {})))
+        processor = BatchLogRecordProcessor(exporter, **dict(processor_options or {}))
+        sdk_drops.attach(processor)  # its drops counted from the first record, not from its first export
+        provider.add_log_record_processor(processor)
         if set_global:
             set_logger_provider(provider)
         audit.configure(

@@ -14,6 +14,7 @@ from typing import Any
 from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
 from opentelemetry.sdk.resources import Resource
 
+from otel_cw_exporter import sdk_drops
 from otel_cw_exporter.app import configure
 from otel_cw_exporter.app.intake import SafeLoggerProvider
 from otel_cw_exporter.app.stdlib import OTelHandler
@@ -94,7 +95,9 @@ def cloudwatch_handler(
     shared = configure.provider()
     resource = shared.resource if shared is not None else Resource.create({})
     provider = SafeLoggerProvider(resource=resource)
-    provider.add_log_record_processor(BatchLogRecordProcessor(exporter, **(processor_options or {})))
+    processor = BatchLogRecordProcessor(exporter, **(processor_options or {}))
+    sdk_drops.attach(processor)  # its drops counted from the first record, not from its first export
+    provider.add_log_record_processor(processor)
     handler = OTelHandler(level, logger_provider=provider, owns_provider=True)
     handler.exporter = exporter  # type: ignore[attr-defined]
     return handler

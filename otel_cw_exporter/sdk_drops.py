@@ -1,0 +1,124 @@
+"""Counts the records the SDK's batch processor drops before our exporter sees them.
+
+``BatchLogRecordProcessor`` holds at most ``max_queue_size`` records (2,048 by default). A burst beyond
+that while an export runs is dropped in ``emit``, and the SDK says so only in a warning on its own logger
+(``Queue full, dropping Log.``, at most once per 20 s). In the usual setup that warning reaches no one:
+the root logger's only handler is the OTel bridge, which refuses the SDK's own records, and a
+``dictConfig`` disables the SDK's logger anyway. Thousands of audit events then vanish without a word.
+So do the records logged after the processor shut down (``Shutdown called, ignoring Log.``, at INFO):
+a server's threads still logging after SIGTERM, an ``atexit`` handler.
+
+So the processor that feeds one of our exporters gets its metrics object wrapped: the SDK calls its
+``drop_items`` for every record it drops, whatever logging is set to, and the wrapper tells the exporter
+(which counts them, warns, and announces them in the integrity trail). The wrapper goes on the processor
+when the exporter first sees it: at its first ``export`` (the processor is the caller) or, for a drop
+before that, at the processor's line (a logging filter: the line comes just before ``drop_items``), and
+at once where we build the processor (``setup()``). These are the SDK's
+private attributes: when they are not there, nothing is wrapped and nothing breaks.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+import weakref
+from collections.abc import Callable
+from types import FrameType
+from typing import Any
+
+#: The logger the SDK's BatchProcessor warns on.
+SDK_LOGGER = "opentelemetry.sdk._shared_internal"
+#: The SDK's names for a drop (``drop_items``' ``error_type``): the queue was full (the default), or the
+#: processor had shut down.
+QUEUE_FULL = "queue_full"
+AFTER_SHUTDOWN = "already_shutdown"
+#: The SDK's lines just before those drops (``record.msg``; the argument is "Log").
+_LINES = ("Queue full, dropping %s.", "Shutdown called, ignoring %s.")
+#: How far up the stack the warning's filter looks for the processor's ``emit``.
+_FRAMES = 12
+
+#: What each exporter of ours is told: ``(exporter, records dropped, error_type, the queue's size or None)``.
+OnDrop = Callable[[Any, int, str, "int | None"], None]
+_exporters: weakref.WeakKeyDictionary[Any, OnDrop] = weakref.WeakKeyDictionary()
+_lock = threading.Lock()
+
+
+class _CountingMetrics:
+    """The processor's metrics object, telling our exporter of its drops first."""
+
+    def __init__(self, inner: Any, processor: Any) -> None:
+        self._inner = inner
+        self._processor = weakref.ref(processor)
+
+    def drop_items(self, count: int, error_type: str = QUEUE_FULL) -> None:
+        try:
+            _tell(self._processor(), count, error_type)
+        finally:
+            self._inner.drop_items(count, error_type)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+def _told(exporter: Any) -> OnDrop | None:
+    """What ``exporter`` is told, when it is one of ours (any other object, hashable or not: None)."""
+    try:
+        return _exporters.get(exporter) if exporter is not None else None
+    except TypeError:  # not weakly referenceable, or not hashable: not ours
+        return None
+
+
+def _tell(processor: Any, count: int, error_type: str) -> None:
+    exporter = getattr(processor, "_exporter", None)
+    on_drop = _told(exporter)
+    if on_drop is not None:
+        size = getattr(processor, "_max_queue_size", None)
+        on_drop(exporter, count, error_type, size if isinstance(size, int) else None)
+
+
+def watch(exporter: Any, on_drop: OnDrop) -> None:
+    """Tell ``exporter`` (held weakly; ``on_drop`` must not hold it) of every record its processor drops."""
+    with _lock:
+        _exporters[exporter] = on_drop
+        sdk_logger = logging.getLogger(SDK_LOGGER)
+        if not any(isinstance(existing, _OnDropLine) for existing in sdk_logger.filters):
+            # First: the SDK's own DuplicateFilter stops every repeat of a line within 20 s.
+            sdk_logger.filters.insert(0, _OnDropLine())
+
+
+def attach(processor: Any) -> bool:
+    """Wrap the metrics of ``processor`` (a ``BatchLogRecordProcessor`` or the SDK's ``BatchProcessor``
+    inside it) when it feeds one of our exporters; True when it is wrapped (now or before)."""
+    processor = getattr(processor, "_batch_processor", processor)
+    if _told(getattr(processor, "_exporter", None)) is None:
+        return False
+    with _lock:
+        metrics = getattr(processor, "_metrics", None)
+        if isinstance(metrics, _CountingMetrics):
+            return True
+        if metrics is None or not callable(getattr(metrics, "drop_items", None)):
+            return False
+        processor._metrics = _CountingMetrics(metrics, processor)
+        return True
+
+
+def attach_caller(frame: FrameType | None) -> bool:
+    """From inside ``export``: wrap the processor that called it (``frame`` is the caller's)."""
+    return frame is not None and attach(frame.f_locals.get("self"))
+
+
+class _OnDropLine(logging.Filter):
+    """On the SDK's logger: at a line saying a record is dropped, wrap the processor that says it (it
+    drops just after); lets every record through unchanged."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.msg in _LINES and record.args == ("Log",):
+            frame: FrameType | None = sys._getframe(1)
+            for _ in range(_FRAMES):
+                if frame is None:
+                    break
+                if frame.f_code.co_name == "emit" and attach(frame.f_locals.get("self")):
+                    break
+                frame = frame.f_back
+        return True
