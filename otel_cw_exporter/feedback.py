@@ -16,6 +16,7 @@ handlers, the exporter's own warnings still reach a person: :mod:`otel_cw_export
 from __future__ import annotations
 
 import logging
+import secrets
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -25,6 +26,10 @@ from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, attach, detach,
 
 #: The attribute a tagged record carries (stdlib bridges copy record attributes into the OTel record).
 MARKER = "otel_cw_exporter.internal"
+#: Its value: random, made once per process. An application's own data may hold the key (a request's JSON
+#: merged into ``extra``), and with a known value an attacker could make the exporter take their own audit
+#: event for its logging and drop it. Only a record tagged in this process has this value.
+TOKEN = secrets.token_hex(16)
 #: Loggers whose records made while exporting are ours.
 PREFIXES = ("botocore", "boto3", "urllib3", "s3transfer", "otel_cw_exporter")
 
@@ -36,7 +41,7 @@ _seen_loggers = -1
 class _TagWhileExporting(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if getattr(_state, "exporting", False):
-            setattr(record, MARKER, True)
+            setattr(record, MARKER, TOKEN)
         return True
 
 
@@ -58,7 +63,7 @@ def is_tagged(record: logging.LogRecord) -> bool:
     It runs for every record a bridge handles: dict lookups, since ``getattr`` with a default raises
     and catches an ``AttributeError`` for each missing name (about 1 us a record).
     """
-    return record.__dict__.get(MARKER) is True or bool(_state.__dict__.get("exporting"))
+    return record.__dict__.get(MARKER) == TOKEN or bool(_state.__dict__.get("exporting"))
 
 
 class _RefuseTagged(logging.Filter):
@@ -119,4 +124,4 @@ def is_feedback(attributes: Mapping[str, Any] | None) -> bool:
     if not attributes:
         return False
     plain: Mapping[str, Any] = getattr(attributes, "_dict", attributes)
-    return plain.get(MARKER) is True
+    return plain.get(MARKER) == TOKEN

@@ -134,3 +134,32 @@ def test_with_no_handler_at_all_the_warning_says_whose_it_is(
     lines = done.stderr.splitlines()
     assert [line for line in lines if "refused" in line or "dropped" in line] == lines, done.stderr
     assert len(lines) == 2 and all(line.startswith("otel-cw-exporter: warning: ") for line in lines), done.stderr
+
+
+def test_an_application_record_cannot_pass_for_the_exporters_own(
+    cloudwatch_logs: LocalCloudWatchLogs, tmp_path: Path
+) -> None:
+    """The key the exporter tags its own records with, in an attacker's request body merged into
+    ``extra``: the events are stored all the same (before the first export, after it, and through
+    ``cloudwatch_log``), with the attacker's field kept as their data."""
+    script = """
+    import json, logging
+    import otel_cw_exporter
+    from otel_cw_exporter import audit
+    provider = otel_cw_exporter.setup(service_name="app", log_group_name="forged", log_stream_name="s",
+                                      create_log_group=True, bridge_stdlib=True)
+    for value in ("true", '"x"'):
+        body = json.loads('{"username": "mallory", "otel_cw_exporter.internal": %s}' % value)
+        logging.getLogger("transactional").warning("login failed, before an export", extra=body)
+        provider.force_flush()
+        logging.getLogger("transactional").warning("login failed, after an export", extra=body)
+        audit.cloudwatch_log(None, "Added secret", extra={"log_type": "Security", **body}, user_email="m@x.io")
+        provider.force_flush()
+    """
+    done = run(script, clean_environ(tmp_path, **cloudwatch_logs.environ))
+    assert done.returncode == 0, done.stderr
+    events = cloudwatch_logs.events("forged")
+    assert sorted(e["message"] for e in events) == sorted(
+        ["login failed, before an export", "login failed, after an export", "Added secret"] * 2
+    ), done.stderr
+    assert {e["extra"]["username"] for e in events} == {"mallory"}
