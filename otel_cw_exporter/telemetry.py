@@ -37,6 +37,7 @@ DROP_REASONS = (
 PROCESS_REASONS = (
     "emit_error",  # the SDK refused a record our entry points handed it (never expected)
     "no_pipeline",  # cloudwatch_log was called before setup(): nothing to send it to
+    "exit_pending",  # cloudwatch_log calls still waiting for their user's token check when the exit's drain ended
 )
 
 _process_lock = threading.Lock()

@@ -1,11 +1,12 @@
 """``cloudwatch_log(request, msg, extra)``: a security or audit event with the caller's identity.
 
-The drop-in for an application's own ``cloudwatch_log`` helper. With ``user_email`` the record is
-emitted at once. Without, the user comes from the request's JWT: what the resolver needs is read from the
-request on the caller's thread (cheap, and a request proxy such as Flask's only works there), and the
-signature is checked off the caller's path by one worker thread with a bounded queue, inside an event
-loop as outside one (verifying on the loop itself stalled it 0.6 s for 1,000 RS256 calls). One thread
-keeps the calls' order; the record keeps the time and trace context of the call, whenever it is emitted.
+The drop-in for an application's own ``cloudwatch_log`` helper. With ``user_email`` and no request (or
+no identity resolver) the record is emitted at once. Otherwise the user comes from the request's JWT:
+what the resolver needs is read from the request on the caller's thread (cheap, and a request proxy
+such as Flask's only works there), and the signature is checked off the caller's path by one worker
+thread with a bounded queue, inside an event loop as outside one (verifying on the loop itself stalled
+it 0.6 s for 1,000 RS256 calls). One thread keeps the calls' order; the record keeps the time and trace
+context of the call, whenever it is emitted.
 
 Every event says where its user came from: ``user_verified`` is true when ``user_email`` is the one the
 identity resolver found for the request (for :class:`~otel_cw_exporter.JWTIdentityResolver`, a verified
@@ -13,7 +14,9 @@ token); a ``user_email`` the caller passes (the argument, or in ``extra``) is ke
 replaces did, with ``user_verified`` false and the verified user beside it as ``verified_user_email``
 when they differ. Nothing here ever raises into the caller, and no call is lost without a trace: a
 cancelled ``cloudwatch_log_async`` still logs its event, the worker survives anything a caller does,
-and a call made before ``setup()`` is counted (``no_pipeline``) and said.
+an ``extra`` that is not a mapping is kept as ``extra.value``, a call that fails all the same is
+counted (``emit_error``), one made before ``setup()`` is counted (``no_pipeline``), and the calls still
+waiting for their user when the exit's drain gives up are counted (``exit_pending``), each said.
 """
 
 from __future__ import annotations
@@ -35,8 +38,12 @@ from opentelemetry._logs import LoggerProvider, SeverityNumber, get_logger_provi
 from opentelemetry.context import Context, get_current
 from opentelemetry.sdk._logs import LoggerProvider as SDKLoggerProvider
 
+from otel_cw_exporter import alerts
 from otel_cw_exporter.app import intake
 from otel_cw_exporter.telemetry import lost_before_export
+
+#: Seconds the exit waits for the calls still resolving their user (then they are counted as lost).
+EXIT_DRAIN_SECONDS = 5.0
 
 _logger = logging.getLogger("otel_cw_exporter")
 
@@ -89,16 +96,21 @@ def _environment(provider: Any) -> str | None:
     return str(value) if value is not None else None
 
 
-def _attributes(extra: Mapping[str, Any] | None, identity: Identity, environment: str | None) -> dict[str, Any]:
-    """The event's attributes: environment, the user and where it came from, then the caller's ``extra``."""
+def _attributes(
+    extra: Mapping[str, Any] | None, identity: Identity, environment: str | None, user_email: str = ""
+) -> dict[str, Any]:
+    """The event's attributes: environment, the user and where it came from, then the caller's ``extra``
+    (and the caller's ``user_email`` argument, which wins over a key of ``extra``)."""
     attributes: dict[str, Any] = {}
     if environment is not None:
         attributes["environment"] = environment
-    asserted = extra.get("user_email") if extra else None
+    asserted = user_email or (extra.get("user_email") if extra else None)
     attributes["user_email"] = identity.email
     attributes["user_verified"] = identity.verified and (asserted is None or asserted == identity.email)
     if extra:
         attributes.update(extra)
+    if user_email:
+        attributes["user_email"] = user_email
     if asserted is not None and identity.verified and asserted != identity.email:
         attributes["verified_user_email"] = identity.email
     return attributes
@@ -109,7 +121,35 @@ def _provider() -> Any:
     return provider if isinstance(provider, SDKLoggerProvider) else None
 
 
-def _emit(msg: str, extra: Mapping[str, Any] | None, identity: Identity, when_ns: int, context: Context) -> None:
+def _extra(extra: Any) -> dict[str, Any] | None:
+    """A copy of the caller's ``extra`` (it may reuse its dict after we return). Not a mapping (a log type
+    passed where ``extra`` goes), or one that cannot be read: kept as ``value``, and said."""
+    if extra is None:
+        return None
+    if isinstance(extra, Mapping):
+        try:
+            return dict(extra) or None
+        except Exception as error:
+            problem = f"a mapping that could not be read ({type(error).__name__})"
+    else:
+        problem = f"a {type(extra).__name__}, not a mapping"
+    try:
+        shown = extra if isinstance(extra, str | int | float | bool) else repr(extra)
+    except Exception:
+        shown = f"<{type(extra).__name__}>"
+    alerts.warn("cloudwatch_log: extra was %s: the event keeps it as extra.value", problem)
+    return {"value": shown}
+
+
+def _emit(
+    msg: str,
+    extra: Mapping[str, Any] | None,
+    identity: Identity,
+    when_ns: int,
+    context: Context,
+    *,
+    user_email: str = "",
+) -> None:
     provider = _provider()
     if provider is None:
         lost_before_export(
@@ -124,7 +164,7 @@ def _emit(msg: str, extra: Mapping[str, Any] | None, identity: Identity, when_ns
         severity_number=SeverityNumber.INFO,
         severity_text="INFO",
         body=msg,
-        attributes=_attributes(extra, identity, _environment(provider)),
+        attributes=_attributes(extra, identity, _environment(provider), user_email),
     )
 
 
@@ -151,16 +191,25 @@ def _identity_of(captured: Any) -> Identity:
     return Identity(email, email != unauthenticated)
 
 
-#: One call to resolve and emit: what was captured, msg, extra, time, context, and a future to complete.
-_Item = tuple[Any, str, "Mapping[str, Any] | None", int, Context, "concurrent.futures.Future[None] | None"]
+#: One call to resolve and emit: what was captured, msg, extra, time, context, a future to complete, and
+#: the user the caller named ("" for none).
+_Item = tuple[Any, str, "Mapping[str, Any] | None", int, Context, "concurrent.futures.Future[None] | None", str]
 
 
-def _run_item(item: _Item) -> None:
-    captured, msg, extra, when_ns, context, done = item
+def _failed(error: Exception) -> None:
+    """A call that could not be emitted, whatever the reason: counted and said, never raised."""
+    _logger.debug("cloudwatch_log failed", exc_info=True)
+    lost_before_export("emit_error", 1, f" (cloudwatch_log failed: {type(error).__name__}: {error})")
+
+
+def _emit_item(item: _Item, identity: Identity | None) -> None:
+    """Emit the call (with no identity: not at all, it was counted), and complete its future; never raises."""
+    _, msg, extra, when_ns, context, done, user_email = item
     try:
-        _emit(msg, extra, _identity_of(captured), when_ns, context)
-    except Exception:
-        _logger.debug("cloudwatch_log: could not emit %r", msg, exc_info=True)
+        if identity is not None:
+            _emit(msg, extra, identity, when_ns, context, user_email=user_email)
+    except Exception as error:
+        _failed(error)
     finally:
         if done is not None and not done.done():
             # cancelled by the caller meanwhile: the event is out all the same
@@ -168,14 +217,31 @@ def _run_item(item: _Item) -> None:
                 done.set_result(None)
 
 
+def _run_item(item: _Item) -> None:
+    """Resolve the call's user and emit it, here and now."""
+    try:
+        identity = _identity_of(item[0])
+    except BaseException:  # never expected: _identity_of catches what a resolver raises
+        identity = Identity(UNAUTHENTICATED, False)
+    _emit_item(item, identity)
+
+
 class _Worker:
-    """One daemon thread with a bounded queue, so order holds; drained at exit; rebuilt after fork or death."""
+    """One daemon thread with a bounded queue, so order holds; drained at exit; rebuilt after fork or death.
+
+    At exit it has :data:`EXIT_DRAIN_SECONDS` to empty its queue; what is left then is counted as lost
+    (``exit_pending``) and never emitted afterwards, so no call is both counted and stored, and none is
+    neither: the count and each emit happen under one lock (``_gate``), each emit with its ``task_done``.
+    Calls made after that run on the caller's thread.
+    """
 
     def __init__(self) -> None:
         self._pid = -1
         self._queue: queue.Queue[_Item] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._gate = threading.Lock()
+        self._closed = False
 
     def _ensure_running(self) -> None:
         if self._pid == os.getpid() and self._thread is not None and self._thread.is_alive():
@@ -183,9 +249,11 @@ class _Worker:
         with self._lock:
             if self._pid != os.getpid():
                 self._queue = queue.Queue(maxsize=settings.max_pending)
+                self._gate = threading.Lock()
+                self._closed = False
                 # Registered now, after the provider exists, so it runs before the provider's own
                 # exit hook (atexit runs last-registered first): queued calls reach the exporter.
-                atexit.register(self.drain)
+                atexit.register(self.drain_at_exit)
                 self._pid = os.getpid()
                 self._thread = None
             if self._thread is None or not self._thread.is_alive():
@@ -195,22 +263,34 @@ class _Worker:
                 self._thread.start()
 
     def submit(self, item: _Item) -> None:
+        if self._closed and self._pid == os.getpid():  # after the exit's drain: no worker to wait for
+            _run_item(item)
+            return
         try:
             self._ensure_running()
             self._queue.put_nowait(item)
         except (queue.Full, RuntimeError):  # a burst beyond the bound, or no thread to be had: resolve here
             _run_item(item)
 
-    @staticmethod
-    def _run(items: queue.Queue[_Item]) -> None:
+    def _run(self, items: queue.Queue[_Item]) -> None:
         while True:
             item = items.get()
+            finished = False
             try:
-                _run_item(item)
+                # Resolved outside the gate (it may be slow); emitted and marked done inside it.
+                identity = None if self._closed else _identity_of(item[0])
+                with self._gate:
+                    try:
+                        _emit_item(item, identity if not self._closed else None)
+                    finally:
+                        items.task_done()
+                        finished = True
             except BaseException:  # nothing a caller does may end this thread
                 _logger.debug("cloudwatch_log: worker error", exc_info=True)
             finally:
-                items.task_done()
+                if not finished:
+                    with self._gate:
+                        items.task_done()
 
     def drain(self, timeout: float = 5.0) -> bool:
         """Wait (bounded) until queued calls are emitted; True when none is left."""
@@ -223,6 +303,21 @@ class _Worker:
             time.sleep(0.002)
         return not self._queue.unfinished_tasks
 
+    def drain_at_exit(self, timeout: float | None = None) -> None:
+        """The exit's drain: what is still queued or being resolved when it gives up is counted and said."""
+        if self.drain(EXIT_DRAIN_SECONDS if timeout is None else timeout):
+            return
+        with self._gate:
+            self._closed = True
+            left = self._queue.unfinished_tasks
+        if left:
+            lost_before_export(
+                "exit_pending",
+                left,
+                " (cloudwatch_log calls still waiting for their user's token check when the exit's"
+                f" {EXIT_DRAIN_SECONDS:g} s drain ran out: the identity resolver was slower than the calls came)",
+            )
+
 
 _worker = _Worker()
 
@@ -233,17 +328,18 @@ def drain(timeout: float = 5.0) -> bool:
 
 
 def cloudwatch_log(request: Any, msg: str, extra: Mapping[str, Any] | None = None, user_email: str = "") -> None:
-    """Log a security/audit event; with no ``user_email``, the user comes from the request's JWT."""
+    """Log a security/audit event; the user comes from the request's JWT, and a ``user_email`` given is
+    kept beside what the token says (emitted at once when there is no request or resolver to check)."""
     try:
         when_ns = time.time_ns()
         context = get_current()
-        extra = dict(extra) if extra else None  # the caller may reuse its dict after we return
-        if user_email:
-            _emit(msg, extra, Identity(user_email, False), when_ns, context)
+        copied = _extra(extra)
+        if user_email and (request is None or settings.identity is None):
+            _emit(msg, copied, Identity(UNAUTHENTICATED, False), when_ns, context, user_email=str(user_email))
             return
-        _worker.submit((_capture(request), msg, extra, when_ns, context, None))
-    except Exception:
-        _logger.debug("cloudwatch_log failed for %r", msg, exc_info=True)
+        _worker.submit((_capture(request), msg, copied, when_ns, context, None, str(user_email or "")))
+    except Exception as error:
+        _failed(error)
 
 
 async def cloudwatch_log_async(request: Any, msg: str, extra: Mapping[str, Any] | None = None) -> None:
@@ -253,9 +349,9 @@ async def cloudwatch_log_async(request: Any, msg: str, extra: Mapping[str, Any] 
     """
     try:
         done: concurrent.futures.Future[None] = concurrent.futures.Future()
-        item = (_capture(request), msg, dict(extra) if extra else None, time.time_ns(), get_current(), done)
+        item = (_capture(request), msg, _extra(extra), time.time_ns(), get_current(), done, "")
         _worker.submit(item)
-    except Exception:
-        _logger.debug("cloudwatch_log_async failed for %r", msg, exc_info=True)
+    except Exception as error:
+        _failed(error)
         return
     await asyncio.wrap_future(done)

@@ -5,14 +5,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import logging
+import re
 import subprocess
 import sys
+import textwrap
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import jwt
+import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from opentelemetry.sdk._logs import LoggerProvider
@@ -22,16 +26,14 @@ import otel_cw_exporter
 from otel_cw_exporter import JWTIdentityResolver
 from otel_cw_exporter.app import audit
 from otel_cw_exporter.testing import LocalCloudWatchLogs
-from tests.support import GROUP, SECRET, FakeRequest, flush
+from tests.support import GROUP, SECRET, FakeRequest, clean_environ, flush
 
 
 def token(email: str = "jdoe@example.com", expires_in: int = 3600) -> str:
     return jwt.encode({"user_email": email, "exp": int(time.time()) + expires_in}, SECRET, algorithm="HS256")
 
 
-def test_with_user_email_emits_at_once_in_the_seed_shape(
-    cloudwatch_logs: LocalCloudWatchLogs, configured: LoggerProvider
-) -> None:
+def test_with_user_email_in_the_seed_shape(cloudwatch_logs: LocalCloudWatchLogs, configured: LoggerProvider) -> None:
     with TracerProvider().get_tracer("t").start_as_current_span("mutation") as span:
         otel_cw_exporter.cloudwatch_log(
             FakeRequest(),
@@ -161,12 +163,106 @@ def test_async_form_and_nothing_raises_into_the_caller(
 
     asyncio.run(otel_cw_exporter.cloudwatch_log_async(FakeRequest(cookie=token()), "awaited", {"log_type": "Audit"}))
     otel_cw_exporter.cloudwatch_log(Hostile(), "hostile", {"log_type": "Audit"})
-    otel_cw_exporter.cloudwatch_log(Hostile(), "bad extra", extra=[("not", "a mapping")])  # type: ignore[arg-type]
     asyncio.run(otel_cw_exporter.cloudwatch_log_async(Hostile(), "hostile async", {"log_type": "Audit"}))
     flush(configured)
     users = {e["message"]: e["extra"]["user_email"] for e in cloudwatch_logs.events(GROUP)}
     assert users["awaited"] == "jdoe@example.com"
     assert users["hostile"] == users["hostile async"] == "unauthenticated"
+
+
+def test_an_extra_that_is_not_a_mapping_is_kept_and_said(
+    cloudwatch_logs: LocalCloudWatchLogs, configured: LoggerProvider, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A log type passed where ``extra`` goes, a list, a number, a mapping that cannot be read: every
+    event is stored (the value under ``extra.value``) and the mistake is said, none raises."""
+
+    class Unreadable(dict[str, Any]):
+        def __iter__(self) -> Any:
+            raise RuntimeError("lazy proxy outside its context")
+
+        def keys(self) -> Any:
+            raise RuntimeError("lazy proxy outside its context")
+
+    jdoe = FakeRequest(cookie=token())
+    calls: list[tuple[Any, Any]] = [
+        ("Security", "Security"),
+        ([("not", "a mapping")], "[('not', 'a mapping')]"),
+        (7, 7),
+        (Unreadable(a=1), "{'a': 1}"),
+    ]
+    with caplog.at_level(logging.WARNING, logger="otel_cw_exporter"):
+        for n, (extra, _) in enumerate(calls):
+            otel_cw_exporter.cloudwatch_log(jdoe, f"call {n}", extra)
+        asyncio.run(otel_cw_exporter.cloudwatch_log_async(jdoe, "awaited", "Audit"))  # type: ignore[arg-type]
+        otel_cw_exporter.cloudwatch_log(None, "named", 3.5, user_email="a@b.c")  # type: ignore[arg-type]
+        flush(configured)
+    stored = {e["message"]: e["extra"] for e in cloudwatch_logs.events(GROUP)}
+    assert [stored[f"call {n}"]["value"] for n in range(len(calls))] == [shown for _, shown in calls]
+    assert stored["awaited"]["value"] == "Audit" and stored["named"]["value"] == 3.5
+    assert all(x["user_email"] in ("jdoe@example.com", "a@b.c") for x in stored.values())
+    said = [r.getMessage() for r in caplog.records if r.getMessage().startswith("cloudwatch_log: extra was")]
+    assert len(said) == len(calls) + 2 and "a str, not a mapping" in said[0] and "could not be read" in said[3]
+
+
+def test_a_user_email_argument_is_checked_against_the_token_too(
+    cloudwatch_logs: LocalCloudWatchLogs, configured: LoggerProvider
+) -> None:
+    """The argument is the caller's word, as a key of ``extra`` is: kept, and the token's user beside it."""
+    jdoe = FakeRequest(cookie=token("jdoe@example.com"))
+    calls: list[tuple[Any, str]] = [
+        (jdoe, "mallory@example.com"),
+        (jdoe, "jdoe@example.com"),
+        (FakeRequest(), "x@y.z"),
+        (None, "job@example.com"),
+    ]
+    for n, (request, email) in enumerate(calls):
+        otel_cw_exporter.cloudwatch_log(request, "named", {"log_type": "Audit", "n": n}, user_email=email)
+    flush(configured)
+    extras = [e["extra"] for e in sorted(cloudwatch_logs.events(GROUP, "audit"), key=lambda e: e["extra"]["n"])]
+    assert [(x["user_email"], x["user_verified"], x.get("verified_user_email")) for x in extras] == [
+        ("mallory@example.com", False, "jdoe@example.com"),  # an auditor sees who the token said it was
+        ("jdoe@example.com", True, None),
+        ("x@y.z", False, None),
+        ("job@example.com", False, None),  # no request: emitted at once, nothing to check it against
+    ]
+
+
+def test_calls_still_resolving_at_exit_are_counted_never_both_stored_and_counted(
+    cloudwatch_logs: LocalCloudWatchLogs, tmp_path: Path
+) -> None:
+    """A resolver slower than the calls (20 ms each, 300 calls) and a normal exit: the exit waits its
+    drain (shortened here to 0.5 s), then what is left is counted and said; stored + counted = logged."""
+    script = tmp_path / "slow.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            import time
+            import otel_cw_exporter
+            from otel_cw_exporter.app import audit
+
+            class Slow:
+                def resolve(self, request):
+                    time.sleep(0.02)
+                    return "jdoe@example.com"
+
+            otel_cw_exporter.setup(service_name="app", log_group_name="slow", log_stream_name="s",
+                                   create_log_group=True, identity=Slow())
+            audit.EXIT_DRAIN_SECONDS = 0.5
+            for n in range(300):
+                otel_cw_exporter.cloudwatch_log(object(), "call", {"n": n})
+            """
+        )
+    )
+    environ = clean_environ(tmp_path, **cloudwatch_logs.environ)
+    done = subprocess.run(
+        [sys.executable, str(script)], env=environ, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    said = re.search(r"warning: (\d+) log record\(s\) not exported since start, reason exit_pending", done.stderr)
+    assert said is not None and "token check when the exit's 0.5 s drain ran out" in done.stderr, done.stderr
+    stored = sorted(e["extra"]["n"] for e in cloudwatch_logs.events("slow"))
+    assert stored == list(range(len(stored)))  # in order, the first ones
+    assert 0 < len(stored) < 300 and len(stored) + int(said.group(1)) == 300, (len(stored), done.stderr)
 
 
 def test_the_raw_jwt_and_secret_keys_never_leave(
