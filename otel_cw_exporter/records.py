@@ -6,6 +6,8 @@ them here, so a route on ``environment`` and the event's ``extra.environment`` c
 
 from __future__ import annotations
 
+import math
+import operator
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -34,10 +36,23 @@ def scope_name(record: ReadableLogRecord) -> str:
     return scope.name if scope is not None else ""
 
 
+def _nanoseconds(value: Any) -> int | None:
+    """A time in ns as an int: an int as it is (0 is none), a float (``time.time() * 1e9``, what the SDK
+    does not check) rounded down, anything else none."""
+    if type(value) is int:
+        return value or None
+    if isinstance(value, float):
+        return int(value) if math.isfinite(value) and value else None
+    try:
+        return operator.index(value) or None  # an int-like (numpy's, say)
+    except TypeError:
+        return None
+
+
 def timestamp_ns(record: ReadableLogRecord) -> int:
-    """The record's time, else when it was observed, else now."""
+    """The record's time, else when it was observed, else now (a time that is not a number is none)."""
     log_record = record.log_record
-    return log_record.timestamp or log_record.observed_timestamp or time.time_ns()
+    return _nanoseconds(log_record.timestamp) or _nanoseconds(log_record.observed_timestamp) or time.time_ns()
 
 
 def attribute(record: ReadableLogRecord, key: str) -> Any:

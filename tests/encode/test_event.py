@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import time
 
+import pytest
 from opentelemetry._logs import SeverityNumber
 from opentelemetry.sdk.resources import Resource
 
 from otel_cw_exporter.encode.event import EventEncoder, xray_trace_id
+from otel_cw_exporter.encode.fast import FastEncoder
 from otel_cw_exporter.records import level_name
 from tests.support import SPAN, TRACE, encode, make_record
 
@@ -122,3 +125,24 @@ def test_event_name_and_timestamp_fallbacks() -> None:
     assert encode(record)["event_name"] == "user.login"
     record.log_record.timestamp = None
     assert EventEncoder().encode(record).timestamp == record.log_record.observed_timestamp // 1_000_000
+
+
+@pytest.mark.parametrize("encoder", [EventEncoder, FastEncoder])
+def test_a_float_timestamp_is_read_and_one_that_is_no_number_falls_back(encoder: type[EventEncoder]) -> None:
+    """``timestamp=time.time() * 1e9`` (the SDK does not check): read, not dropped as an encoding error;
+    NaN, infinity or text: the time the SDK observed the record."""
+    record = make_record(timestamp_ms=1_700_000_000_123)
+    observed = record.log_record.observed_timestamp
+    record.log_record.observed_timestamp = observed + 5_000_000_000  # 5 s later
+    for value, expected_ms in [
+        (1_700_000_000_123.0 * 1e6, 1_700_000_000_123),
+        (1.7e18 + 456_789_000.7, 1_700_000_000_456),
+        (float("nan"), 1_700_000_005_123),
+        (float("inf"), 1_700_000_005_123),
+        ("1700000000123000000", 1_700_000_005_123),
+    ]:
+        record.log_record.timestamp = value  # type: ignore[assignment]
+        event = encoder().encode(record)
+        assert event.timestamp == expected_ms, value
+        second = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(expected_ms // 1000))
+        assert json.loads(event.message)["timestamp"].startswith(f"{second}.{expected_ms % 1000:03d}"), value
