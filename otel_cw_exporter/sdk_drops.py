@@ -103,9 +103,19 @@ def attach(processor: Any) -> bool:
         return True
 
 
+def _sdk_self(frame: FrameType) -> Any:
+    """The ``self`` of a frame of the SDK's code, else None. Only the SDK's frames are read: on Python
+    before 3.13 reading ``f_locals`` keeps a copy of the frame's locals until the frame ends, and an
+    application's frame (a test's, a main loop's) can live long after the objects it named."""
+    module = frame.f_globals.get("__name__")
+    if not isinstance(module, str) or not module.startswith("opentelemetry.sdk."):
+        return None
+    return frame.f_locals.get("self")
+
+
 def attach_caller(frame: FrameType | None) -> bool:
     """From inside ``export``: wrap the processor that called it (``frame`` is the caller's)."""
-    return frame is not None and attach(frame.f_locals.get("self"))
+    return frame is not None and attach(_sdk_self(frame))
 
 
 class _OnDropLine(logging.Filter):
@@ -118,7 +128,7 @@ class _OnDropLine(logging.Filter):
             for _ in range(_FRAMES):
                 if frame is None:
                     break
-                if frame.f_code.co_name == "emit" and attach(frame.f_locals.get("self")):
+                if frame.f_code.co_name == "emit" and attach(_sdk_self(frame)):
                     break
                 frame = frame.f_back
         return True

@@ -550,7 +550,8 @@ class Delivery:
                     self._struggling = True
                     self._telemetry.warn(
                         f"giveup:{group}:{stream}",
-                        "giving up on %s/%s after %d attempt(s): %s",
+                        "stopped retrying %s/%s after %d attempt(s), the last %s: the export's time is up"
+                        " (what was not stored is said next: kept in the spool, or dropped)",
                         group,
                         stream,
                         attempt,

@@ -28,7 +28,7 @@ class SpoolLosses:
 
     def lost(self, group: str, stream: str, events: Sequence[Event], reason: str) -> bool:
         if reason in KEPT:
-            return self.spool.keep(group, stream, events)
+            return self.spool.keep(group, stream, events, reason)
         if reason in NEVER:
             self.spool.dead_lettered(group, stream, events, reason)
         return False

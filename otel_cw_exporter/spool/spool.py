@@ -78,8 +78,10 @@ class Spool:
 
     # -- keeping ------------------------------------------------------------------------------------
 
-    def keep(self, group: str, stream: str, events: Sequence[Event]) -> bool:
-        """Write ``events`` to this process's file; True once committed, False when the disk refused."""
+    def keep(self, group: str, stream: str, events: Sequence[Event], reason: str = "") -> bool:
+        """Write ``events`` to this process's file; True once committed, False when the disk refused.
+        With the ``reason`` they were not stored: said (once a minute per stream), so that a warning of
+        the delivery's is never read as a loss."""
         if not events:
             return True
         with self._lock:
@@ -95,6 +97,15 @@ class Spool:
                 self._own_failed(error)
                 return False
             self._telemetry.add("events_spooled", len(events))
+            if reason:
+                self._telemetry.warn(
+                    f"spooled:{group}:{stream}",
+                    "kept %d event(s) of %s/%s in the spool (%s): they are replayed once CloudWatch takes them",
+                    len(events),
+                    group,
+                    stream,
+                    reason,
+                )
             if not self._deferred:
                 self._bound()
             if self._closed:  # after shutdown: let the file go at once, for the next start to replay

@@ -105,6 +105,21 @@ def test_an_outage_is_spooled_then_replayed_once(cloudwatch_logs: LocalCloudWatc
     assert spool_files(tmp_path) == []  # drained: the file went at shutdown
 
 
+def test_what_an_outage_keeps_is_said_as_kept_not_as_lost(
+    cloudwatch_logs: LocalCloudWatchLogs, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    rule, _ = while_down(OUTAGE)
+    cloudwatch_logs.inject(rule)
+    exporter = exporter_for(cloudwatch_logs, tmp_path)
+    with caplog.at_level(logging.WARNING, logger="otel_cw_exporter"):
+        result = exporter.export(records(7))
+    exporter.shutdown()
+    said = [r.getMessage() for r in caplog.records]
+    kept = "kept 7 event(s) of spooled/s in the spool (retry_budget): they are replayed once CloudWatch takes them"
+    assert result is LogRecordExportResult.FAILURE and kept in said, said
+    assert not any(line.startswith(("dropped", "giving up")) for line in said), said
+
+
 def test_access_denied_is_kept_until_it_is_fixed(cloudwatch_logs: LocalCloudWatchLogs, tmp_path: Path) -> None:
     rule, down = while_down(Fault("AccessDeniedException", 400, "not allowed"))
     cloudwatch_logs.inject(rule)
