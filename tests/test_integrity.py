@@ -253,6 +253,8 @@ def test_verify_usage(cloudwatch_logs: LocalCloudWatchLogs, tmp_path: Path) -> N
     cw.export(records(3))
     cw.shutdown()
     environ = local_environ(tmp_path, cloudwatch_logs)
+    described = run_cli(["verify", "--help"], environ, tmp_path)
+    assert "or events were sealed without a key" in " ".join(described.stdout.split())  # as the README says
     no_key = run_cli(["verify", "--group", GROUP], environ, tmp_path)
     assert no_key.returncode == 2 and "pass --key-env VAR or --key-file FILE (or set" in no_key.stderr
     unset = run_cli(["verify", "--group", GROUP, "--key-env", "NOT_SET"], environ, tmp_path)

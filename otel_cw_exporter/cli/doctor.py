@@ -594,7 +594,7 @@ def _name_note(template: str, rendered: str, create: bool) -> str:
 
 def _retention_text(group: Mapping[str, Any]) -> str:
     days = group.get("retentionInDays")
-    return f"events for {days} days" if days else "events forever (no retention policy)"
+    return f"events for {days} day{'' if days == 1 else 's'}" if days else "events forever (no retention policy)"
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:

@@ -294,7 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument(
         "--strict",
         action="store_true",
-        help="also fail when the exporter announced drops or a writer did not close",
+        help="also fail when the exporter announced drops, a writer did not close, or events were sealed without a key",
     )
     check.add_argument("--json", action="store_true", help="print the report as JSON")
     check.set_defaults(func=cmd_verify)

@@ -108,6 +108,7 @@ def cmd_spool_replay(args: argparse.Namespace) -> int:
         create_log_group=args.create_group,
         create_log_stream=True,
         losses=None,
+        hints={"ResourceNotFoundException": "create the log group, or pass --create-group"},
     )
     replay = Replay(spool, delivery, telemetry, timeout=args.timeout)
     held = [path for path in spool_files(directory) if is_held(path)]

@@ -23,7 +23,7 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -221,8 +221,12 @@ class Delivery:
         max_concurrency: int = 4,
         backoff: Backoff | None = None,
         losses: Losses | None = None,
+        hints: Mapping[str, str] | None = None,
     ) -> None:
+        """``hints``: what to do about an error code, said with it, over :data:`HINTS` (a command line
+        names its own options)."""
         self._client_factory = client_factory
+        self._hints = {**HINTS, **(hints or {})}
         self._telemetry = telemetry
         self._losses = losses
         self._create_group = create_log_group
@@ -669,7 +673,7 @@ class Delivery:
 
     def _explain(self, group: str, stream: str, error: BaseException) -> None:
         code = error_code(error)
-        hint = HINTS.get(code, "check the exporter's configuration")
+        hint = self._hints.get(code, "check the exporter's configuration")
         operation = getattr(error, "operation_name", "")
         if code in ("AccessDeniedException", "AccessDenied") and operation:
             hint = f"grant logs:{operation} on log group {group!r} to this role or user"

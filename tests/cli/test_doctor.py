@@ -301,3 +301,9 @@ def test_doctor_starts_no_call_after_its_time_limit(
     assert "SKIP log group not checked: doctor starts no AWS call after 1 s, and the calls were slow" in text
     assert text.endswith("Doctor's time limit was reached (no AWS call after 1 s): 5 passed, 0 failed, 3 not checked.")
     assert cloudwatch_logs.calls("DescribeLogGroups") == 1  # only the endpoint's
+
+
+def test_a_retention_of_one_day_is_said_in_the_singular() -> None:
+    assert cli_doctor._retention_text({"retentionInDays": 1}) == "events for 1 day"
+    assert cli_doctor._retention_text({"retentionInDays": 7}) == "events for 7 days"
+    assert cli_doctor._retention_text({}) == "events forever (no retention policy)"

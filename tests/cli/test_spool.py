@@ -75,6 +75,22 @@ def test_status_purge_and_replay(
     assert out.splitlines()[0] == f"Spool {spool}: 0 file(s), 0 event(s), 0 B"
 
 
+def test_replay_to_a_missing_group_names_the_option_that_creates_it(
+    cloudwatch_logs: LocalCloudWatchLogs, tmp_path: Path
+) -> None:
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    ended_spool(spool)
+    done = run_cli(["spool", "replay", "--dir", str(spool)], local_environ(tmp_path, cloudwatch_logs), tmp_path)
+    assert done.returncode == 1 and "stay in the spool" in done.stdout, done.stdout + done.stderr
+    refused = [line for line in done.stderr.splitlines() if "refused" in line]
+    assert refused and all(
+        line.startswith("otel-cw-exporter: warning: CloudWatch Logs refused events for log group 'app'")
+        and line.endswith("create the log group, or pass --create-group")
+        for line in refused
+    ), done.stderr
+
+
 def test_usage_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     in_process(monkeypatch, {})
     code, _, err = here(capsys, ["spool", "status", "--dir", str(tmp_path / "missing")])
