@@ -282,7 +282,8 @@ class Doctor:
         if refused is not None:
             self.report(Check("region", "FAIL", refused.message, refused.fix, EXIT_USAGE))
         elif region:
-            self.report(Check("region", "PASS", f"{region} (from {region_source(args)})"))
+            unknown = "" if _known_region(session, region) else "; not a region botocore knows for CloudWatch Logs"
+            self.report(Check("region", "PASS", f"{region} (from {region_source(args)}{unknown})"))
         else:
             self.report(Check("region", "FAIL", "no AWS region configured", region_fix(), EXIT_USAGE))
         if credentials is None or not region or refused is not None:
@@ -590,6 +591,18 @@ def _name_note(template: str, rendered: str, create: bool) -> str:
         notes.append("set OTEL_SERVICE_NAME as your service does, or pass --stream")
     notes.append(f"create if missing: {'yes' if create else 'no'}")
     return f" ({'; '.join(notes)})"
+
+
+def _known_region(session: Any, region: str) -> bool:
+    """Whether botocore lists ``region`` for CloudWatch Logs in a partition (an older botocore may not
+    know a new region: a note, never a failure)."""
+    try:
+        return any(
+            region in session.get_available_regions("logs", partition_name=partition)
+            for partition in session.get_available_partitions()
+        )
+    except Exception:  # nothing to tell from
+        return True
 
 
 def _retention_text(group: Mapping[str, Any]) -> str:

@@ -307,3 +307,15 @@ def test_a_retention_of_one_day_is_said_in_the_singular() -> None:
     assert cli_doctor._retention_text({"retentionInDays": 1}) == "events for 1 day"
     assert cli_doctor._retention_text({"retentionInDays": 7}) == "events for 7 days"
     assert cli_doctor._retention_text({}) == "events forever (no retention policy)"
+
+
+def test_a_region_botocore_does_not_know_is_noted(tmp_path: Path, cloudwatch_logs: LocalCloudWatchLogs) -> None:
+    """``mars-1`` (a typo, say): not a failure (a new region may be unknown to an older botocore), but
+    said beside the region, before the endpoint's own complaint about it."""
+    done = run_cli(
+        ["doctor", "--group", GROUP, "--region", "mars-1"], local_environ(tmp_path, cloudwatch_logs), tmp_path
+    )
+    text = " ".join(done.stdout.split())
+    assert "PASS region mars-1 (from --region; not a region botocore knows for CloudWatch Logs)" in text, text
+    known = run_cli(["doctor", "--group", GROUP], environ, tmp_path)
+    assert "not a region botocore knows" not in known.stdout
