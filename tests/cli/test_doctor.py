@@ -312,9 +312,8 @@ def test_a_retention_of_one_day_is_said_in_the_singular() -> None:
 def test_a_region_botocore_does_not_know_is_noted(tmp_path: Path, cloudwatch_logs: LocalCloudWatchLogs) -> None:
     """``mars-1`` (a typo, say): not a failure (a new region may be unknown to an older botocore), but
     said beside the region, before the endpoint's own complaint about it."""
-    done = run_cli(
-        ["doctor", "--group", GROUP, "--region", "mars-1"], local_environ(tmp_path, cloudwatch_logs), tmp_path
-    )
+    environ = local_environ(tmp_path, cloudwatch_logs)
+    done = run_cli(["doctor", "--group", GROUP, "--region", "mars-1"], environ, tmp_path)
     text = " ".join(done.stdout.split())
     assert "PASS region mars-1 (from --region; not a region botocore knows for CloudWatch Logs)" in text, text
     known = run_cli(["doctor", "--group", GROUP], environ, tmp_path)
