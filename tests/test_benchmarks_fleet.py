@@ -130,8 +130,11 @@ def _check_simulation(printed: str, processes: int) -> dict[str, str]:
     most = re.search(r"(\d+) most in one second", accepted)
     assert most is not None and 0 < int(most.group(1)) <= quota, accepted
     assert figures["streams"].startswith(f"{processes}: Security/sim-host-0/")  # one per process (and log type)
-    dropped = _number(figures["dropped (exporters' stats)"].split()[0]) + _number(
-        figures["dropped by the SDK's queue (full)"]
+    dropped = _number(figures["dropped (exporters' stats)"].split()[0])
+    counted = re.search(r"'queue_full': (\d+)", figures["dropped (exporters' stats)"])
+    # The exporters see every drop the SDK's processor counts (it tells them), no more, no fewer.
+    assert (int(counted.group(1)) if counted else 0) == _number(
+        figures["the SDK's own count of its queue-full drops"].split()[0]
     )
     assert _number(figures["duplicates"]) == 0
     stored = _number(figures["events stored (read back)"])
