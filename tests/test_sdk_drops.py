@@ -43,6 +43,13 @@ def pipeline(endpoint: LocalCloudWatchLogs, **processor: int) -> tuple[LoggerPro
     return provider, exporter
 
 
+def run(script: str, endpoint: LocalCloudWatchLogs, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """``script`` in a new interpreter, with the endpoint's credentials and nothing else of AWS."""
+    environ = clean_environ(tmp_path, **endpoint.environ)
+    command = [sys.executable, "-c", textwrap.dedent(script)]
+    return subprocess.run(command, env=environ, cwd=ROOT, capture_output=True, text=True, timeout=90, check=False)
+
+
 @pytest.fixture
 def sdk_logger_disabled() -> Iterator[None]:
     """The SDK's logger as ``dictConfig`` leaves it: disabled, so its queue-full warning is never made."""
@@ -133,15 +140,7 @@ def test_a_burst_through_setup_and_dictconfig_is_counted_and_said(
         logging.getLogger("app").info("event %d", n)
     """
     slow = slow_puts(cloudwatch_logs)
-    done = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(script)],
-        env=clean_environ(tmp_path, **cloudwatch_logs.environ),
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=90,
-        check=False,
-    )
+    done = run(script, cloudwatch_logs, tmp_path)
     slow["on"] = False
     assert done.returncode == 0, done.stderr
     said = re.search(r"warning: shutting down: (\d+) CloudWatch event\(s\) were not stored", done.stderr)
@@ -180,15 +179,7 @@ def test_stdlib_records_after_setups_provider_shut_down_are_counted(
     for n in range(5):
         logging.getLogger("app").warning("after %d", n)
     """
-    done = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(script)],
-        env=clean_environ(tmp_path, **cloudwatch_logs.environ),
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=90,
-        check=False,
-    )
+    done = run(script, cloudwatch_logs, tmp_path)
     assert done.returncode == 0, done.stderr
     lines = done.stderr.splitlines()
     assert lines == [

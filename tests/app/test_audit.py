@@ -33,6 +33,12 @@ def token(email: str = "jdoe@example.com", expires_in: int = 3600) -> str:
     return jwt.encode({"user_email": email, "exp": int(time.time()) + expires_in}, SECRET, algorithm="HS256")
 
 
+def who(endpoint: LocalCloudWatchLogs) -> list[tuple[str, bool, str | None]]:
+    """Each audit event's user, whether verified, and the verified one beside it, in the calls' order."""
+    extras = [e["extra"] for e in sorted(endpoint.events(GROUP, "audit"), key=lambda e: e["extra"]["n"])]
+    return [(x["user_email"], x["user_verified"], x.get("verified_user_email")) for x in extras]
+
+
 def test_with_user_email_in_the_seed_shape(cloudwatch_logs: LocalCloudWatchLogs, configured: LoggerProvider) -> None:
     with TracerProvider().get_tracer("t").start_as_current_span("mutation") as span:
         otel_cw_exporter.cloudwatch_log(
@@ -218,8 +224,7 @@ def test_a_user_email_argument_is_checked_against_the_token_too(
     for n, (request, email) in enumerate(calls):
         otel_cw_exporter.cloudwatch_log(request, "named", {"log_type": "Audit", "n": n}, user_email=email)
     flush(configured)
-    extras = [e["extra"] for e in sorted(cloudwatch_logs.events(GROUP, "audit"), key=lambda e: e["extra"]["n"])]
-    assert [(x["user_email"], x["user_verified"], x.get("verified_user_email")) for x in extras] == [
+    assert who(cloudwatch_logs) == [
         ("mallory@example.com", False, "jdoe@example.com"),  # an auditor sees who the token said it was
         ("jdoe@example.com", True, None),
         ("x@y.z", False, None),
@@ -384,8 +389,7 @@ def test_the_caller_s_user_is_kept_and_the_verified_one_recorded_beside_it(
     otel_cw_exporter.cloudwatch_log(FakeRequest(), "no token", {"log_type": "Audit", "n": 2, "user_email": "x@y.z"})
     otel_cw_exporter.cloudwatch_log(jdoe, "from the token", {"log_type": "Audit", "n": 3})
     flush(configured)
-    extras = [e["extra"] for e in sorted(cloudwatch_logs.events(GROUP, "audit"), key=lambda e: e["extra"]["n"])]
-    assert [(x["user_email"], x["user_verified"], x.get("verified_user_email")) for x in extras] == [
+    assert who(cloudwatch_logs) == [
         ("mallory@example.com", False, "jdoe@example.com"),  # an auditor sees who the token said it was
         ("jdoe@example.com", True, None),
         ("x@y.z", False, None),
