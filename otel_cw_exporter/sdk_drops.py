@@ -13,8 +13,8 @@ So the processor that feeds one of our exporters gets its metrics object wrapped
 (which counts them, warns, and announces them in the integrity trail). The wrapper goes on the processor
 when the exporter first sees it: at its first ``export`` (the processor is the caller) or, for a drop
 before that, at the processor's line (a logging filter: the line comes just before ``drop_items``), and
-at once where we build the processor (``setup()``). These are the SDK's
-private attributes: when they are not there, nothing is wrapped and nothing breaks.
+at once where we build the processor (``setup()``). These are the SDK's private attributes: when they
+are not there, nothing is wrapped and nothing breaks.
 """
 
 from __future__ import annotations
@@ -54,6 +54,8 @@ class _CountingMetrics:
     def drop_items(self, count: int, error_type: str = QUEUE_FULL) -> None:
         try:
             _tell(self._processor(), count, error_type)
+        except Exception:  # called inside the application's logging call: it never sees our trouble
+            logging.getLogger(__name__).debug("could not count the SDK's drop", exc_info=True)
         finally:
             self._inner.drop_items(count, error_type)
 
