@@ -20,6 +20,7 @@ import contextlib
 import logging
 import sys
 
+from otel_cw_exporter import feedback
 from otel_cw_exporter.feedback import is_bridge
 
 LOGGER_NAME = "otel_cw_exporter"
@@ -38,7 +39,7 @@ def _shown(logger: logging.Logger, level: int) -> str:
     while current is not None:
         for handler in current.handlers:
             found = True
-            if level >= handler.level and not is_bridge(handler):
+            if level >= handler.level and not is_bridge(handler) and not isinstance(handler, logging.NullHandler):
                 return "handler"
         if not current.propagate:
             break
@@ -58,7 +59,9 @@ def warn(message: str, *args: object) -> None:
     """A warning of the exporter's own, logged, and on stderr when logging would show it to no one."""
     shown = _shown(_logger, logging.WARNING)
     if shown != "last resort":
-        _logger.warning(message, *args)
+        with feedback.exporting():  # an OTel bridge refuses it: ours is no event of the application's
+            feedback.guard_bridges()
+            _logger.warning(message, *args)
     if shown == "handler":
         return
     try:

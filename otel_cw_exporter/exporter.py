@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import os
@@ -54,6 +55,12 @@ def _entity(resource: Resource) -> dict[str, Any]:
         },
         "attributes": {"PlatformType": "Generic"},
     }
+
+
+def _final_words(ref: weakref.ReferenceType[CloudWatchLogRecordExporter]) -> None:
+    exporter = ref()
+    if exporter is not None and exporter._shutdown:
+        exporter._telemetry.final_report()
 
 
 def _closing_message(timestamp_ms: int, writer: str) -> str:
@@ -178,6 +185,9 @@ class CloudWatchLogRecordExporter(LogRecordExporter):
         self._losses = _Losses(self._writer, losses)
         sdk_drops.watch(self, type(self)._on_sdk_drop)
         self._processor_found = False
+        # Records logged after shutdown are counted then, after the shutdown's line: their totals are
+        # said at exit, when some were left unsaid (rate-limited).
+        atexit.register(_final_words, weakref.ref(self))
         self._delivery = Delivery(
             client_factory(client, config),
             self._telemetry,
@@ -229,7 +239,9 @@ class CloudWatchLogRecordExporter(LogRecordExporter):
     def _on_sdk_drop(self, count: int, error_type: str, queue_size: int | None) -> None:
         """Records the SDK's processor dropped before we saw them (its queue was full, or it had shut
         down): counted, said (on the application's thread, inside its logging call: kept out of the
-        pipeline), and a full queue's announced in the trail."""
+        pipeline: its bridges refuse our records even before a first export), and a full queue's
+        announced in the trail."""
+        feedback.guard_bridges()
         with feedback.exporting():
             if error_type == sdk_drops.AFTER_SHUTDOWN:
                 self._telemetry.drop("shutdown", count, " (logged after the LoggerProvider shut down)")
@@ -399,6 +411,8 @@ class CloudWatchLogRecordExporter(LogRecordExporter):
         if self._shutdown:
             return
         self._shutdown = True
+        if not self._processor_found:  # never exported: records logged after this are counted all the same
+            self._processor_found = sdk_drops.attach_caller(sys._getframe(1))
         within = timeout_millis / 1000
         ends = time.monotonic() + within
         if self._writer is not None:

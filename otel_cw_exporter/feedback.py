@@ -26,9 +26,11 @@ from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, attach, detach,
 
 #: The attribute a tagged record carries (stdlib bridges copy record attributes into the OTel record).
 MARKER = "otel_cw_exporter.internal"
-#: Its value: random, made once per process. An application's own data may hold the key (a request's JSON
-#: merged into ``extra``), and with a known value an attacker could make the exporter take their own audit
-#: event for its logging and drop it. Only a record tagged in this process has this value.
+#: Its value, checked by identity (``is``): this very object, made once per process. An application's own
+#: data may hold the key (a request's JSON merged into ``extra``), and with a value that compared equal
+#: an attacker could make the exporter take their own audit event for its logging and drop it. A copy of
+#: the text (a formatter that prints every attribute shows it) is another object, and an attacker's
+#: object is never asked to compare itself.
 TOKEN = secrets.token_hex(16)
 #: Loggers whose records made while exporting are ours.
 PREFIXES = ("botocore", "boto3", "urllib3", "s3transfer", "otel_cw_exporter")
@@ -63,7 +65,7 @@ def is_tagged(record: logging.LogRecord) -> bool:
     It runs for every record a bridge handles: dict lookups, since ``getattr`` with a default raises
     and catches an ``AttributeError`` for each missing name (about 1 us a record).
     """
-    return record.__dict__.get(MARKER) == TOKEN or bool(_state.__dict__.get("exporting"))
+    return record.__dict__.get(MARKER) is TOKEN or bool(_state.__dict__.get("exporting"))
 
 
 class _RefuseTagged(logging.Filter):
@@ -124,4 +126,4 @@ def is_feedback(attributes: Mapping[str, Any] | None) -> bool:
     if not attributes:
         return False
     plain: Mapping[str, Any] = getattr(attributes, "_dict", attributes)
-    return plain.get(MARKER) == TOKEN
+    return plain.get(MARKER) is TOKEN

@@ -63,27 +63,35 @@ class _CountingMetrics:
         return getattr(self._inner, name)
 
 
-def _told(exporter: Any) -> OnDrop | None:
-    """What ``exporter`` is told, when it is one of ours (any other object, hashable or not: None)."""
+def _registered(exporter: Any) -> OnDrop | None:
     try:
         return _exporters.get(exporter) if exporter is not None else None
     except TypeError:  # not weakly referenceable, or not hashable: not ours
         return None
 
 
+def _told(exporter: Any) -> tuple[Any, OnDrop] | None:
+    """Which exporter of ours hears of ``exporter``'s drops, and how: itself, or the one a wrapper holds as
+    ``exporter`` (zero-code's ``ZeroCodeLogRecordExporter``); any other object: None."""
+    for candidate in (exporter, getattr(exporter, "exporter", None) if exporter is not None else None):
+        on_drop = _registered(candidate)
+        if on_drop is not None:
+            return candidate, on_drop
+    return None
+
+
 def _tell(processor: Any, count: int, error_type: str) -> None:
-    exporter = getattr(processor, "_exporter", None)
-    on_drop = _told(exporter)
-    if on_drop is not None:
+    told = _told(getattr(processor, "_exporter", None))
+    if told is not None:
         size = getattr(processor, "_max_queue_size", None)
-        on_drop(exporter, count, error_type, size if isinstance(size, int) else None)
+        told[1](told[0], count, error_type, size if isinstance(size, int) else None)
 
 
 def watch(exporter: Any, on_drop: OnDrop) -> None:
     """Tell ``exporter`` (held weakly; ``on_drop`` must not hold it) of every record its processor drops."""
+    sdk_logger = logging.getLogger(SDK_LOGGER)  # before our lock: logging takes its own
     with _lock:
         _exporters[exporter] = on_drop
-        sdk_logger = logging.getLogger(SDK_LOGGER)
         if not any(isinstance(existing, _OnDropLine) for existing in sdk_logger.filters):
             # First: the SDK's own DuplicateFilter stops every repeat of a line within 20 s.
             sdk_logger.filters.insert(0, _OnDropLine())
@@ -116,8 +124,15 @@ def _sdk_self(frame: FrameType) -> Any:
 
 
 def attach_caller(frame: FrameType | None) -> bool:
-    """From inside ``export``: wrap the processor that called it (``frame`` is the caller's)."""
-    return frame is not None and attach(_sdk_self(frame))
+    """From inside ``export`` or ``shutdown``: wrap the processor that called it (``frame`` is the
+    caller's; a wrapper's frame or two between are passed over)."""
+    for _ in range(3):
+        if frame is None:
+            return False
+        if attach(_sdk_self(frame)):
+            return True
+        frame = frame.f_back
+    return False
 
 
 class _OnDropLine(logging.Filter):
@@ -126,11 +141,14 @@ class _OnDropLine(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.msg in _LINES and record.args == ("Log",):
-            frame: FrameType | None = sys._getframe(1)
-            for _ in range(_FRAMES):
-                if frame is None:
-                    break
-                if frame.f_code.co_name == "emit" and attach(_sdk_self(frame)):
-                    break
-                frame = frame.f_back
+            try:
+                frame: FrameType | None = sys._getframe(1)
+                for _ in range(_FRAMES):
+                    if frame is None:
+                        break
+                    if frame.f_code.co_name == "emit" and attach(_sdk_self(frame)):
+                        break
+                    frame = frame.f_back
+            except Exception:  # inside the application's logging call: it never sees our trouble
+                logging.getLogger(__name__).debug("could not find the SDK's processor", exc_info=True)
         return True

@@ -43,6 +43,7 @@ PROCESS_REASONS = (
 _process_lock = threading.Lock()
 _process_dropped = dict.fromkeys(PROCESS_REASONS, 0)
 _process_warned: dict[str, float] = {}
+_process_unsaid: dict[str, int] = {}
 
 
 def lost_before_export(reason: str, amount: int = 1, detail: str = "") -> None:
@@ -56,6 +57,23 @@ def lost_before_export(reason: str, amount: int = 1, detail: str = "") -> None:
         _process_warned[reason] = now
         total = _process_dropped[reason]
     alerts.warn("%d log record(s) not exported since start, reason %s%s", total, reason, detail)
+
+
+def warn_for_process(key: str, message: str, *args: object) -> None:
+    """A warning of no exporter's (a call's mistake, say), once a minute per ``key``; the next one says
+    how many were left unsaid meanwhile."""
+    now = time.monotonic()
+    with _process_lock:
+        last = _process_warned.get(key)
+        if last is not None and now - last < 60.0:
+            _process_unsaid[key] = _process_unsaid.get(key, 0) + 1
+            return
+        _process_warned[key] = now
+        unsaid = _process_unsaid.pop(key, 0)
+    if unsaid:
+        message += " (and %d more like it in the minute before)"
+        args = (*args, unsaid)
+    alerts.warn(message, *args)
 
 
 def records_not_exported() -> Mapping[str, int]:

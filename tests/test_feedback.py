@@ -163,3 +163,39 @@ def test_an_application_record_cannot_pass_for_the_exporters_own(
         ["login failed, before an export", "login failed, after an export", "Added secret"] * 2
     ), done.stderr
     assert {e["extra"]["username"] for e in events} == {"mallory"}
+
+
+def test_a_null_handler_on_the_root_logger_shows_no_one_the_warning(
+    cloudwatch_logs: LocalCloudWatchLogs, tmp_path: Path
+) -> None:
+    """A library's habit, ``NullHandler`` on the root logger, silences Python's last resort, not ours."""
+    script = """
+    import logging
+    import otel_cw_exporter
+    logging.getLogger().addHandler(logging.NullHandler())
+    otel_cw_exporter.setup(service_name="app", log_group_name="missing")
+    otel_cw_exporter.cloudwatch_log(None, "lost", {"log_type": "Audit"}, user_email="a@b.c")
+    """
+    done = run(script, clean_environ(tmp_path, **cloudwatch_logs.environ))
+    assert done.returncode == 0, done.stderr
+    refused = [line for line in done.stderr.splitlines() if "CloudWatch Logs refused" in line]
+    assert len(refused) == 1 and refused[0].startswith("otel-cw-exporter: warning: "), done.stderr
+
+
+def test_the_exporters_own_warnings_are_not_sent_as_the_applications_events(
+    cloudwatch_logs: LocalCloudWatchLogs, tmp_path: Path
+) -> None:
+    """Said on the application's thread (a ``cloudwatch_log`` mistake), with the stdlib bridged: the
+    warning is on stderr, and the group holds the application's events only."""
+    script = """
+    import otel_cw_exporter
+    provider = otel_cw_exporter.setup(service_name="app", log_group_name="own", log_stream_name="s",
+                                      create_log_group=True, bridge_stdlib=True)
+    for n in range(20):
+        otel_cw_exporter.cloudwatch_log(None, f"call {n}", "Security", user_email="a@b.c")
+    """
+    done = run(script, clean_environ(tmp_path, **cloudwatch_logs.environ))
+    assert done.returncode == 0, done.stderr
+    assert sorted(e["message"] for e in cloudwatch_logs.events("own")) == sorted(f"call {n}" for n in range(20))
+    [said] = [line for line in done.stderr.splitlines() if "extra was" in line]
+    assert said.startswith("otel-cw-exporter: warning: cloudwatch_log: extra was a str, not a mapping")

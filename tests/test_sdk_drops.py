@@ -14,32 +14,48 @@ import textwrap
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
 
 from otel_cw_exporter import CloudWatchLogRecordExporter, sdk_drops
-from otel_cw_exporter.testing import Fault, LocalCloudWatchLogs
+from otel_cw_exporter.testing import Call, Fault, LocalCloudWatchLogs
+from otel_cw_exporter.zero_code import ZeroCodeLogRecordExporter
 from tests.support import ROOT, clean_environ
 
 GROUP = "burst"
 
 
 def slow_puts(endpoint: LocalCloudWatchLogs) -> dict[str, bool]:
-    """PutLogEvents answered a second late while the flag's ``"on"`` is True."""
-    flag = {"on": True}
-    late = Fault(status=None, delay=1.0)
-    endpoint.inject(lambda call: late if call.operation == "PutLogEvents" and flag["on"] else None)
+    """The first PutLogEvents answered 1.5 s late (a burst logged meanwhile overflows the queue, and the
+    processor's thread, waiting for that answer, takes nothing out of it); the others at once."""
+    flag = {"on": True, "first": True}
+    late = Fault(status=None, delay=1.5)
+
+    def rule(call: Call) -> Fault | None:
+        if call.operation != "PutLogEvents" or not flag["on"] or not flag["first"]:
+            return None
+        flag["first"] = False
+        return late
+
+    endpoint.inject(rule)
     return flag
 
 
-def pipeline(endpoint: LocalCloudWatchLogs, **processor: int) -> tuple[LoggerProvider, CloudWatchLogRecordExporter]:
-    exporter = CloudWatchLogRecordExporter(
-        log_group_name=GROUP, log_stream_name="s", create_log_group=True, client=endpoint.client()
+def pipeline(
+    endpoint: LocalCloudWatchLogs, *, zero_code: bool = False, **processor: int
+) -> tuple[LoggerProvider, CloudWatchLogRecordExporter]:
+    """A provider, the SDK's processor and our exporter (as zero-code builds it: inside its wrapper)."""
+    options: dict[str, Any] = {"log_group_name": GROUP, "log_stream_name": "s", "create_log_group": True}
+    wrapper = ZeroCodeLogRecordExporter(**options, client=endpoint.client()) if zero_code else None
+    exporter = (
+        wrapper.exporter if wrapper is not None else CloudWatchLogRecordExporter(**options, client=endpoint.client())
     )
+    assert exporter is not None
     provider = LoggerProvider()
-    provider.add_log_record_processor(BatchLogRecordProcessor(exporter, **processor))
+    provider.add_log_record_processor(BatchLogRecordProcessor(wrapper or exporter, **processor))
     return provider, exporter
 
 
@@ -60,10 +76,14 @@ def sdk_logger_disabled() -> Iterator[None]:
     sdk_logger.disabled = before
 
 
-def burst_during_an_export(endpoint: LocalCloudWatchLogs, caplog: pytest.LogCaptureFixture) -> None:
+def burst_during_an_export(
+    endpoint: LocalCloudWatchLogs, caplog: pytest.LogCaptureFixture, *, zero_code: bool = False
+) -> None:
     """41 records: one exported (slowly), 40 logged meanwhile into a queue of 5; then every one counted."""
     slow = slow_puts(endpoint)
-    provider, exporter = pipeline(endpoint, max_queue_size=5, max_export_batch_size=5, schedule_delay_millis=10)
+    provider, exporter = pipeline(
+        endpoint, zero_code=zero_code, max_queue_size=5, max_export_batch_size=5, schedule_delay_millis=10
+    )
     logger = provider.get_logger("audit")
     logger.emit(body="first")
     time.sleep(0.3)  # the processor is now inside the slow export
@@ -84,6 +104,14 @@ def test_drops_while_an_export_runs_are_counted_and_said(
     cloudwatch_logs: LocalCloudWatchLogs, caplog: pytest.LogCaptureFixture
 ) -> None:
     burst_during_an_export(cloudwatch_logs, caplog)
+
+
+@pytest.mark.usefixtures("sdk_logger_disabled")
+def test_drops_are_counted_through_zero_codes_wrapper(
+    cloudwatch_logs: LocalCloudWatchLogs, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``opentelemetry-instrument`` hands the processor our wrapper, which holds the exporter."""
+    burst_during_an_export(cloudwatch_logs, caplog, zero_code=True)
 
 
 @pytest.mark.usefixtures("sdk_logger_disabled")
@@ -122,20 +150,25 @@ def test_a_processor_feeding_another_exporter_is_left_alone(cloudwatch_logs: Loc
     other.shutdown()
 
 
-def test_a_burst_through_setup_and_dictconfig_is_counted_and_said(
-    cloudwatch_logs: LocalCloudWatchLogs, tmp_path: Path
+@pytest.mark.parametrize("logging_setup", ["dictConfig", "none"])
+def test_a_burst_through_setup_is_counted_and_said(
+    cloudwatch_logs: LocalCloudWatchLogs, tmp_path: Path, logging_setup: str
 ) -> None:
-    """As an application does it: ``dictConfig`` (which disables the SDK's and our loggers), ``setup()``
-    with the stdlib bridged, 3,000 lines in a loop while the endpoint is slow, a normal exit. Every line
-    is stored or counted, and the count reaches stderr."""
-    script = """
+    """As an application does it: a ``dictConfig`` (which disables the SDK's and our loggers) or no
+    logging set up, ``setup()`` with the stdlib bridged, 3,000 lines in a loop while the endpoint is slow,
+    a normal exit. Every line is stored or counted, exactly: the SDK's own "Queue full" line is not sent
+    into the pipeline it speaks of (it would be dropped and counted too), and the count reaches stderr."""
+    script = f"""
     import logging, logging.config, sys, time
     from otel_cw_exporter import setup
-    logging.config.dictConfig({"version": 1, "root": {"level": "INFO"}})
+    if "{logging_setup}" == "dictConfig":
+        logging.config.dictConfig({{"version": 1, "root": {{"level": "INFO"}}}})
+    else:
+        logging.getLogger().setLevel(logging.INFO)
     provider = setup(service_name="app", log_group_name="burst", log_stream_name="s", bridge_stdlib=True,
                      create_log_group=True)
     logging.getLogger("app").info("first")
-    time.sleep(0.3)  # an export now runs (the endpoint answers a second late)
+    time.sleep(0.3)  # an export now runs (the endpoint answers 1.5 s late)
     for n in range(2999):
         logging.getLogger("app").info("event %d", n)
     """
@@ -184,5 +217,7 @@ def test_stdlib_records_after_setups_provider_shut_down_are_counted(
     lines = done.stderr.splitlines()
     assert lines == [
         "otel-cw-exporter: warning: dropped 1 CloudWatch event(s), reason shutdown"
-        " (logged after the LoggerProvider shut down)"
+        " (logged after the LoggerProvider shut down)",
+        # At exit, the totals of what the rate limit left unsaid since the shutdown's own line:
+        "otel-cw-exporter: warning: shutting down: 5 CloudWatch event(s) were not stored since start (5 shutdown)",
     ], done.stderr

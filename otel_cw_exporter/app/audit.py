@@ -38,9 +38,8 @@ from opentelemetry._logs import LoggerProvider, SeverityNumber, get_logger_provi
 from opentelemetry.context import Context, get_current
 from opentelemetry.sdk._logs import LoggerProvider as SDKLoggerProvider
 
-from otel_cw_exporter import alerts
 from otel_cw_exporter.app import intake
-from otel_cw_exporter.telemetry import lost_before_export
+from otel_cw_exporter.telemetry import lost_before_export, warn_for_process
 
 #: Seconds the exit waits for the calls still resolving their user (then they are counted as lost).
 EXIT_DRAIN_SECONDS = 5.0
@@ -100,20 +99,29 @@ def _attributes(
     extra: Mapping[str, Any] | None, identity: Identity, environment: str | None, user_email: str = ""
 ) -> dict[str, Any]:
     """The event's attributes: environment, the user and where it came from, then the caller's ``extra``
-    (and the caller's ``user_email`` argument, which wins over a key of ``extra``)."""
+    (and the caller's ``user_email`` argument, which wins over a key of ``extra``). Where the user came
+    from is ours to say: ``user_verified`` and ``verified_user_email`` in ``extra`` are replaced."""
     attributes: dict[str, Any] = {}
     if environment is not None:
         attributes["environment"] = environment
     asserted = user_email or (extra.get("user_email") if extra else None)
+    agrees = asserted is None or _same_user(asserted, identity.email)
     attributes["user_email"] = identity.email
-    attributes["user_verified"] = identity.verified and (asserted is None or asserted == identity.email)
+    attributes["user_verified"] = False  # its place, before the caller's keys; its value below
     if extra:
         attributes.update(extra)
     if user_email:
         attributes["user_email"] = user_email
-    if asserted is not None and identity.verified and asserted != identity.email:
+    attributes["user_verified"] = identity.verified and agrees
+    attributes.pop("verified_user_email", None)
+    if identity.verified and not agrees:
         attributes["verified_user_email"] = identity.email
     return attributes
+
+
+def _same_user(asserted: Any, email: str) -> bool:
+    """E-mail addresses compared as mail systems do in practice: case does not make another user."""
+    return isinstance(asserted, str) and asserted.casefold() == email.casefold()
 
 
 def _provider() -> Any:
@@ -137,7 +145,7 @@ def _extra(extra: Any) -> dict[str, Any] | None:
         shown = extra if isinstance(extra, str | int | float | bool) else repr(extra)
     except Exception:
         shown = f"<{type(extra).__name__}>"
-    alerts.warn("cloudwatch_log: extra was %s: the event keeps it as extra.value", problem)
+    warn_for_process("bad-extra", "cloudwatch_log: extra was %s: the event keeps it as extra.value", problem)
     return {"value": shown}
 
 
@@ -203,7 +211,8 @@ def _failed(error: Exception) -> None:
 
 
 def _emit_item(item: _Item, identity: Identity | None) -> None:
-    """Emit the call (with no identity: not at all, it was counted), and complete its future; never raises."""
+    """Emit the call (with no identity: not at all, the exit's drain counted it), and complete its future;
+    never raises."""
     _, msg, extra, when_ns, context, done, user_email = item
     try:
         if identity is not None:
@@ -219,11 +228,7 @@ def _emit_item(item: _Item, identity: Identity | None) -> None:
 
 def _run_item(item: _Item) -> None:
     """Resolve the call's user and emit it, here and now."""
-    try:
-        identity = _identity_of(item[0])
-    except BaseException:  # never expected: _identity_of catches what a resolver raises
-        identity = Identity(UNAUTHENTICATED, False)
-    _emit_item(item, identity)
+    _emit_item(item, _identity_of(item[0]))
 
 
 class _Worker:
@@ -231,8 +236,8 @@ class _Worker:
 
     At exit it has :data:`EXIT_DRAIN_SECONDS` to empty its queue; what is left then is counted as lost
     (``exit_pending``) and never emitted afterwards, so no call is both counted and stored, and none is
-    neither: the count and each emit happen under one lock (``_gate``), each emit with its ``task_done``.
-    Calls made after that run on the caller's thread.
+    neither: the count, each queueing and each emit (with its ``task_done``) happen under one lock
+    (``_gate``). Calls made after that run on the caller's thread.
     """
 
     def __init__(self) -> None:
@@ -240,8 +245,9 @@ class _Worker:
         self._queue: queue.Queue[_Item] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
-        self._gate = threading.Lock()
+        self._gate = threading.RLock()
         self._closed = False
+        self._registered = False
 
     def _ensure_running(self) -> None:
         if self._pid == os.getpid() and self._thread is not None and self._thread.is_alive():
@@ -249,11 +255,14 @@ class _Worker:
         with self._lock:
             if self._pid != os.getpid():
                 self._queue = queue.Queue(maxsize=settings.max_pending)
-                self._gate = threading.Lock()
+                self._gate = threading.RLock()  # re-entered if a handler of the app's calls cloudwatch_log
                 self._closed = False
                 # Registered now, after the provider exists, so it runs before the provider's own
-                # exit hook (atexit runs last-registered first): queued calls reach the exporter.
-                atexit.register(self.drain_at_exit)
+                # exit hook (atexit runs last-registered first): queued calls reach the exporter. A
+                # forked child keeps its parent's registration: one is enough.
+                if not self._registered:
+                    atexit.register(self.drain_at_exit)
+                    self._registered = True
                 self._pid = os.getpid()
                 self._thread = None
             if self._thread is None or not self._thread.is_alive():
@@ -263,34 +272,33 @@ class _Worker:
                 self._thread.start()
 
     def submit(self, item: _Item) -> None:
-        if self._closed and self._pid == os.getpid():  # after the exit's drain: no worker to wait for
-            _run_item(item)
-            return
-        try:
-            self._ensure_running()
-            self._queue.put_nowait(item)
-        except (queue.Full, RuntimeError):  # a burst beyond the bound, or no thread to be had: resolve here
-            _run_item(item)
+        if self._pid != os.getpid():  # a new process: its own queue and gate first (a fork's may be held)
+            with contextlib.suppress(RuntimeError):
+                self._ensure_running()
+        with self._gate:  # queued before the exit's count, or not at all: never queued and then skipped
+            if not self._closed:
+                try:
+                    self._ensure_running()
+                    self._queue.put_nowait(item)
+                    return
+                except (queue.Full, RuntimeError):  # a burst beyond the bound, or no thread to be had
+                    pass
+        _run_item(item)  # resolved here: beyond the bound, without a thread, or after the exit's drain
 
     def _run(self, items: queue.Queue[_Item]) -> None:
         while True:
             item = items.get()
-            finished = False
+            # Resolved outside the gate (it may be slow: it never raises); emitted and marked done inside
+            # it. Once the exit's drain has counted what is left, the rest is neither resolved nor emitted.
             try:
-                # Resolved outside the gate (it may be slow); emitted and marked done inside it.
                 identity = None if self._closed else _identity_of(item[0])
                 with self._gate:
                     try:
-                        _emit_item(item, identity if not self._closed else None)
+                        _emit_item(item, None if self._closed else identity)
                     finally:
                         items.task_done()
-                        finished = True
             except BaseException:  # nothing a caller does may end this thread
                 _logger.debug("cloudwatch_log: worker error", exc_info=True)
-            finally:
-                if not finished:
-                    with self._gate:
-                        items.task_done()
 
     def drain(self, timeout: float = 5.0) -> bool:
         """Wait (bounded) until queued calls are emitted; True when none is left."""
@@ -304,8 +312,9 @@ class _Worker:
         return not self._queue.unfinished_tasks
 
     def drain_at_exit(self, timeout: float | None = None) -> None:
-        """The exit's drain: what is still queued or being resolved when it gives up is counted and said."""
-        if self.drain(EXIT_DRAIN_SECONDS if timeout is None else timeout):
+        """The exit's drain: what is still queued or being resolved when it gives up is counted and said
+        (once: a forked child runs its parent's registration of this too)."""
+        if self._closed or self.drain(EXIT_DRAIN_SECONDS if timeout is None else timeout):
             return
         with self._gate:
             self._closed = True

@@ -554,12 +554,13 @@ class Delivery:
                     self._struggling = True
                     self._telemetry.warn(
                         f"giveup:{group}:{stream}",
-                        "stopped retrying %s/%s after %d attempt(s), the last %s: the export's time is up"
+                        "stopped retrying %s/%s after %d attempt(s), the last %s: %s"
                         " (what was not stored is said next: kept in the spool, or dropped)",
                         group,
                         stream,
                         attempt,
                         error_code(error),
+                        "shutting down" if self._stop.is_set() else "the export's time is up",
                     )
                     return verdict, None
                 self._telemetry.add("retries")

@@ -97,19 +97,19 @@ class Spool:
                 self._own_failed(error)
                 return False
             self._telemetry.add("events_spooled", len(events))
-            if reason:
-                self._telemetry.warn(
-                    f"spooled:{group}:{stream}",
-                    "kept %d event(s) of %s/%s in the spool (%s): they are replayed once CloudWatch takes them",
-                    len(events),
-                    group,
-                    stream,
-                    reason,
-                )
             if not self._deferred:
                 self._bound()
             if self._closed:  # after shutdown: let the file go at once, for the next start to replay
                 self.close()
+        if reason:  # said outside the lock: a slow handler or stderr never holds up the delivery
+            self._telemetry.warn(
+                f"spooled:{group}:{stream}",
+                "kept %d event(s) of %s/%s in the spool (%s): they are replayed once CloudWatch takes them",
+                len(events),
+                group,
+                stream,
+                reason,
+            )
         return True
 
     def defer_bound(self) -> None:

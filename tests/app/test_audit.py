@@ -23,7 +23,7 @@ from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk.trace import TracerProvider
 
 import otel_cw_exporter
-from otel_cw_exporter import JWTIdentityResolver
+from otel_cw_exporter import JWTIdentityResolver, telemetry
 from otel_cw_exporter.app import audit
 from otel_cw_exporter.testing import LocalCloudWatchLogs
 from tests.support import GROUP, SECRET, FakeRequest, clean_environ, flush
@@ -177,10 +177,14 @@ def test_async_form_and_nothing_raises_into_the_caller(
 
 
 def test_an_extra_that_is_not_a_mapping_is_kept_and_said(
-    cloudwatch_logs: LocalCloudWatchLogs, configured: LoggerProvider, caplog: pytest.LogCaptureFixture
+    cloudwatch_logs: LocalCloudWatchLogs,
+    configured: LoggerProvider,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A log type passed where ``extra`` goes, a list, a number, a mapping that cannot be read: every
-    event is stored (the value under ``extra.value``) and the mistake is said, none raises."""
+    event is stored (the value under ``extra.value``) and the mistake is said, once a minute; none raises."""
+    monkeypatch.setattr(telemetry, "_process_warned", {})  # no earlier test's warning within the minute
 
     class Unreadable(dict[str, Any]):
         def __iter__(self) -> Any:
@@ -207,7 +211,9 @@ def test_an_extra_that_is_not_a_mapping_is_kept_and_said(
     assert stored["awaited"]["value"] == "Audit" and stored["named"]["value"] == 3.5
     assert all(x["user_email"] in ("jdoe@example.com", "a@b.c") for x in stored.values())
     said = [r.getMessage() for r in caplog.records if r.getMessage().startswith("cloudwatch_log: extra was")]
-    assert len(said) == len(calls) + 2 and "a str, not a mapping" in said[0] and "could not be read" in said[3]
+    assert said == [
+        "cloudwatch_log: extra was a str, not a mapping: the event keeps it as extra.value"
+    ]  # once a minute
 
 
 def test_a_user_email_argument_is_checked_against_the_token_too(
@@ -229,6 +235,30 @@ def test_a_user_email_argument_is_checked_against_the_token_too(
         ("jdoe@example.com", True, None),
         ("x@y.z", False, None),
         ("job@example.com", False, None),  # no request: emitted at once, nothing to check it against
+    ]
+
+
+def test_where_the_user_came_from_cannot_be_set_through_extra(
+    cloudwatch_logs: LocalCloudWatchLogs, configured: LoggerProvider
+) -> None:
+    """``user_verified`` and ``verified_user_email`` in a caller's ``extra`` (a request's JSON merged in)
+    are replaced by what the token says; an address that differs only in case is the same user."""
+    jdoe = FakeRequest(cookie=token("jdoe@example.com"))
+    forged = {"user_email": "admin@example.com", "user_verified": True, "verified_user_email": "admin@example.com"}
+    calls: list[tuple[Any, dict[str, Any]]] = [
+        (FakeRequest(), forged),
+        (jdoe, forged),
+        (jdoe, {"user_email": "JDoe@Example.com"}),
+        (jdoe, {"user_verified": False}),
+    ]
+    for n, (request, extra) in enumerate(calls):
+        otel_cw_exporter.cloudwatch_log(request, "forged", {"log_type": "Audit", "n": n, **extra})
+    flush(configured)
+    assert who(cloudwatch_logs) == [
+        ("admin@example.com", False, None),  # no token: nothing verified, whatever extra says
+        ("admin@example.com", False, "jdoe@example.com"),
+        ("JDoe@Example.com", True, None),
+        ("jdoe@example.com", True, None),
     ]
 
 
@@ -457,3 +487,42 @@ def test_cloudwatch_log_before_setup_is_counted_and_said(tmp_path: Path) -> None
     [line] = done.stderr.splitlines()  # once, rate-limited, however many calls
     assert line.startswith("otel-cw-exporter: warning: 1 log record(s) not exported since start, reason no_pipeline")
     assert "call setup() at start-up" in line
+
+
+def test_a_forked_child_counts_what_its_exit_leaves_once(cloudwatch_logs: LocalCloudWatchLogs, tmp_path: Path) -> None:
+    """The child keeps its parent's exit hook and adds none: three calls left at its exit count three."""
+    script = tmp_path / "fork.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            import atexit, os, sys, time
+            import otel_cw_exporter
+            from otel_cw_exporter.app import audit
+
+            class Slow:
+                def resolve(self, request):
+                    if request == "stuck":
+                        time.sleep(5)
+                    return "jdoe@example.com"
+
+            atexit.register(lambda: print("left", dict(otel_cw_exporter.records_not_exported()), file=sys.stderr))
+            otel_cw_exporter.setup(service_name="app", log_group_name="fork", create_log_group=True, identity=Slow())
+            audit.EXIT_DRAIN_SECONDS = 0.3
+            otel_cw_exporter.cloudwatch_log("fast", "parent call")
+            audit.drain()
+            pid = os.fork()
+            if pid == 0:
+                for n in range(3):
+                    otel_cw_exporter.cloudwatch_log("stuck" if n == 0 else "fast", "child call", {"n": n})
+                sys.exit(0)
+            os.waitpid(pid, 0)
+            """
+        )
+    )
+    environ = clean_environ(tmp_path, **cloudwatch_logs.environ)
+    done = subprocess.run(
+        [sys.executable, str(script)], env=environ, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    left = [line for line in done.stderr.splitlines() if line.startswith("left ")]
+    assert sorted(left) == ["left {'exit_pending': 3}", "left {}"], done.stderr  # the child's, the parent's

@@ -400,11 +400,12 @@ def test_no_attempt_starts_after_the_deadline(cloudwatch_logs: LocalCloudWatchLo
 
     cloudwatch_logs.inject(puts_only(slow))
     exporter = exporter_for(cloudwatch_logs, timeout=1.0, max_concurrency=1, log_stream_name="{stream}")
+    exporter._delivery.client()  # built before: on a busy machine building it can take the whole second
     batch = [make_record(f"event {i}", {"i": i, "stream": f"s{i % 5}"}) for i in range(50)]
     started = time.monotonic()
     assert exporter.export(batch) is LogRecordExportResult.FAILURE
     elapsed = time.monotonic() - started
-    assert elapsed < 1.0 + 0.8 + 0.5  # the deadline, one answer in progress, and slack for a busy machine
+    assert elapsed < 1.0 + 0.8 + 1.0  # the deadline, one answer in progress, and slack (all five: 4 s)
     assert 1 <= len(arrivals) <= 2 and all(at < started + 1.0 for at in arrivals)
     sent = len(stored(cloudwatch_logs))
     assert sent == exporter.stats.events_sent == 10 * len(arrivals)
