@@ -68,11 +68,20 @@ def is_tagged(record: logging.LogRecord) -> bool:
     return record.__dict__.get(MARKER) is TOKEN or bool(_state.__dict__.get("exporting"))
 
 
+def is_otel_own(record: logging.LogRecord) -> bool:
+    """A line of the OTel SDK's or instrumentations' own (``opentelemetry.*`` loggers): about the pipeline
+    itself ("Queue full, dropping Log.", "detected recursive logging"), never to be sent through it."""
+    name = record.name
+    return name == "opentelemetry" or name.startswith("opentelemetry.")
+
+
 class _RefuseTagged(logging.Filter):
-    """On a bridge handler: refuse the exporter's own records (they still reach every other handler)."""
+    """On a bridge handler: refuse the exporter's own records and OTel's own lines (they still reach every
+    other handler). The SDK's bridge warns of recursion on such a line, and a ``dictConfig`` naming the
+    ``opentelemetry`` logger sent that warning back into the bridge until ``RecursionError``."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not is_tagged(record)
+        return not is_tagged(record) and not is_otel_own(record)
 
 
 _REFUSE = _RefuseTagged()

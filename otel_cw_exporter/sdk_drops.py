@@ -27,6 +27,8 @@ from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
+from otel_cw_exporter import feedback
+
 #: The logger the SDK's BatchProcessor warns on.
 SDK_LOGGER = "opentelemetry.sdk._shared_internal"
 #: The SDK's names for a drop (``drop_items``' ``error_type``): the queue was full (the default), or the
@@ -142,6 +144,10 @@ class _OnDropLine(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if record.msg in _LINES and record.args == ("Log",):
             try:
+                # The line goes to the root logger's handlers next: an OTel bridge there must refuse
+                # it (a bridge added since the last export has no filter yet), or the SDK's bridge,
+                # warning of recursion on it, can recurse until RecursionError.
+                feedback.guard_bridges()
                 frame: FrameType | None = sys._getframe(1)
                 for _ in range(_FRAMES):
                     if frame is None:

@@ -122,7 +122,7 @@ class OTelHandler(logging.Handler):
             return f"{safe_str(record.msg)} {safe_str(record.args)}".strip() if record.args else safe_str(record.msg)
 
     def emit(self, record: logging.LogRecord) -> None:
-        if feedback.exporting_now() or record.name == "opentelemetry" or record.name.startswith("opentelemetry."):
+        if feedback.exporting_now() or feedback.is_otel_own(record):
             # Made by the exporter's own work, or the OTel SDK's own line about this very pipeline ("Queue
             # full, dropping Log."): sending it would loop, or count it among what it says was dropped.
             return
