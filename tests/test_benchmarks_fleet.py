@@ -147,26 +147,29 @@ def _check_simulation(printed: str, processes: int) -> dict[str, str]:
     return figures
 
 
+def test_the_readme_shows_three_simulations() -> None:
+    assert len([command for command in _readme_commands() if "--simulate" in command]) == 3
+
+
 @pytest.mark.slow
-@pytest.mark.timeout(240)
-def test_the_readme_simulations_run_as_written() -> None:
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("index", range(3))  # one test each: the workers run them side by side
+def test_the_readme_simulations_run_as_written(index: int) -> None:
     """Every simulation the README shows, verbatim: exit code 0 and no loss where it says so, exit
     code 1 with every lost event accounted for where the quota is too low for the log rate."""
-    simulations = [command for command in _readme_commands() if "--simulate" in command]
-    assert simulations
-    for command in simulations:
-        done = _run(_argv(command))
-        processes = int(command.split("--simulate")[1].split()[0])
-        figures = _check_simulation(done.stdout, processes)
-        if done.returncode == 0:  # over the quota, throttled, and nothing lost
-            assert figures["result"].startswith("no loss")
-            assert _number(figures["events stored (read back)"]) == _number(figures["events logged"])
-            assert _number(figures["dropped (exporters' stats)"].split()[0]) == 0
-            if "--rate" not in command:  # the first: twice the quota unthrottled, so throttled and absorbed
-                assert _number(figures["throttles answered (endpoint)"]) > 0
-        else:
-            assert done.returncode == 1, done.stderr[-3000:]
-            assert figures["result"].startswith("LOSS")
+    command = [command for command in _readme_commands() if "--simulate" in command][index]
+    done = _run(_argv(command))
+    processes = int(command.split("--simulate")[1].split()[0])
+    figures = _check_simulation(done.stdout, processes)
+    if done.returncode == 0:  # over the quota, throttled, and nothing lost
+        assert figures["result"].startswith("no loss")
+        assert _number(figures["events stored (read back)"]) == _number(figures["events logged"])
+        assert _number(figures["dropped (exporters' stats)"].split()[0]) == 0
+        if "--rate" not in command:  # the first: twice the quota unthrottled, so throttled and absorbed
+            assert _number(figures["throttles answered (endpoint)"]) > 0
+    else:
+        assert done.returncode == 1, done.stderr[-3000:]
+        assert figures["result"].startswith("LOSS")
 
 
 def test_the_readme_stream_names_give_one_stream_per_process_and_log_type(
