@@ -25,6 +25,13 @@ def run(script: str, environ: dict[str, str]) -> subprocess.CompletedProcess[str
     )
 
 
+def assert_refused_once_on_stderr(done: subprocess.CompletedProcess[str]) -> None:
+    """The missing group's warning was said once, on stderr, in our own words."""
+    assert done.returncode == 0, done.stderr
+    refused = [line for line in done.stderr.splitlines() if "CloudWatch Logs refused" in line]
+    assert len(refused) == 1 and refused[0].startswith("otel-cw-exporter: warning: "), done.stderr
+
+
 @pytest.mark.parametrize("bridge", ["ours", "sdk"])
 def test_exit_after_botocore_logged_at_info_is_quiet(
     cloudwatch_logs: LocalCloudWatchLogs, tmp_path: Path, bridge: str
@@ -110,10 +117,7 @@ def test_a_warning_shows_on_stderr_when_dictconfig_disabled_our_logger(
     setup(service_name="app", log_group_name="missing", bridge_stdlib=True)
     logging.getLogger("app").warning("lost")
     """
-    done = run(script, clean_environ(tmp_path, **cloudwatch_logs.environ))
-    assert done.returncode == 0, done.stderr
-    refused = [line for line in done.stderr.splitlines() if "CloudWatch Logs refused" in line]
-    assert len(refused) == 1 and refused[0].startswith("otel-cw-exporter: warning: "), done.stderr
+    assert_refused_once_on_stderr(run(script, clean_environ(tmp_path, **cloudwatch_logs.environ)))
 
 
 def test_with_no_handler_at_all_the_warning_says_whose_it_is(
@@ -176,10 +180,7 @@ def test_a_null_handler_on_the_root_logger_shows_no_one_the_warning(
     otel_cw_exporter.setup(service_name="app", log_group_name="missing")
     otel_cw_exporter.cloudwatch_log(None, "lost", {"log_type": "Audit"}, user_email="a@b.c")
     """
-    done = run(script, clean_environ(tmp_path, **cloudwatch_logs.environ))
-    assert done.returncode == 0, done.stderr
-    refused = [line for line in done.stderr.splitlines() if "CloudWatch Logs refused" in line]
-    assert len(refused) == 1 and refused[0].startswith("otel-cw-exporter: warning: "), done.stderr
+    assert_refused_once_on_stderr(run(script, clean_environ(tmp_path, **cloudwatch_logs.environ)))
 
 
 def test_the_exporters_own_warnings_are_not_sent_as_the_applications_events(
