@@ -75,7 +75,11 @@ def _registered(exporter: Any) -> OnDrop | None:
 def _told(exporter: Any) -> tuple[Any, OnDrop] | None:
     """Which exporter of ours hears of ``exporter``'s drops, and how: itself, or the one a wrapper holds as
     ``exporter`` (zero-code's ``ZeroCodeLogRecordExporter``); any other object: None."""
-    for candidate in (exporter, getattr(exporter, "exporter", None) if exporter is not None else None):
+    try:
+        inner = getattr(exporter, "exporter", None) if exporter is not None else None
+    except Exception:  # someone else's exporter, whose attribute raised: not ours
+        inner = None
+    for candidate in (exporter, inner):
         on_drop = _registered(candidate)
         if on_drop is not None:
             return candidate, on_drop
