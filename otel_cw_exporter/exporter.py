@@ -238,21 +238,18 @@ class CloudWatchLogRecordExporter(LogRecordExporter):
 
     def _on_sdk_drop(self, count: int, error_type: str, queue_size: int | None) -> None:
         """Records the SDK's processor dropped before we saw them (its queue was full, or it had shut
-        down): counted, said (on the application's thread, inside its logging call: kept out of the
-        pipeline: its bridges refuse our records even before a first export), and a full queue's
-        announced in the trail."""
-        feedback.guard_bridges()
-        with feedback.exporting():
-            if error_type == sdk_drops.AFTER_SHUTDOWN:
-                self._telemetry.drop("shutdown", count, " (logged after the LoggerProvider shut down)")
-                return
-            size = f"of {queue_size} " if queue_size is not None else ""
-            self._telemetry.drop(
-                "queue_full",
-                count,
-                f" (the SDK's BatchLogRecordProcessor dropped them: its queue {size}was full while an export ran;"
-                " raise OTEL_BLRP_MAX_QUEUE_SIZE or max_queue_size, or the batch size so exports keep up)",
-            )
+        down): counted and said (on the application's thread, inside its logging call; the warning is
+        kept out of the pipeline by :func:`alerts.warn`), and a full queue's announced in the trail."""
+        if error_type == sdk_drops.AFTER_SHUTDOWN:
+            self._telemetry.drop("shutdown", count, " (logged after the LoggerProvider shut down)")
+            return
+        size = f"of {queue_size} " if queue_size is not None else ""
+        self._telemetry.drop(
+            "queue_full",
+            count,
+            f" (the SDK's BatchLogRecordProcessor dropped them: its queue {size}was full while an export ran;"
+            " raise OTEL_BLRP_MAX_QUEUE_SIZE or max_queue_size, or the batch size so exports keep up)",
+        )
         if self._writer is not None:
             self._writer.lost_unnumbered(None, count, "queue_full")
 
